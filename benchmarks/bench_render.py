@@ -1,0 +1,76 @@
+"""Rendering benchmark: per-subscriber cost of the compiled path against the naive path, same process.
+
+Run: python benchmarks/bench_render.py [--rounds N]. Prints one JSON object. Targets (issue 5): the
+compiled path at least 20x faster than naive, and at most 1 ms per 8-article digest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from render_helpers import TEMPLATES, issue, links  # noqa: E402
+
+from digest.render import Renderer, compile_templates  # noqa: E402
+
+
+def per_call_ms(fn, *, repeat: int, rounds: int) -> tuple[float, float]:
+    """(best, median) over rounds of the mean per call. Best is what the code costs (as timeit
+    advises); the median shows how much a busy shared machine added."""
+    fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        samples.append((time.perf_counter() - start) / repeat * 1000)
+    return min(samples), statistics.median(samples)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    compile_templates(TEMPLATES)
+    compile_ms = (time.perf_counter() - start) * 1000
+    renderer = Renderer(TEMPLATES)
+    the_links = links()
+    result: dict = {"compile_once_ms": round(compile_ms, 1), "digests": {}}
+    for count in (8, 20):
+        the_issue = issue(count)
+        compiled, compiled_median = per_call_ms(lambda: renderer.render(the_issue, the_links), repeat=200,
+                                                rounds=args.rounds)
+        naive, naive_median = per_call_ms(lambda: renderer.render_naive(the_issue, the_links), repeat=5,
+                                          rounds=args.rounds)
+        rendered = renderer.render(the_issue, the_links)
+        result["digests"][str(count)] = {
+            "compiled_ms": round(compiled, 3),
+            "naive_ms": round(naive, 2),
+            "speedup": round(naive / compiled, 1),
+            "compiled_median_ms": round(compiled_median, 3),
+            "naive_median_ms": round(naive_median, 2),
+            "html_bytes": len(rendered.html.encode("utf-8")),
+            "text_bytes": len(rendered.text.encode("utf-8")),
+            "article_count": rendered.article_count,
+        }
+    eight = result["digests"]["8"]
+    result["targets"] = {
+        "speedup_at_least_20x": all(d["speedup"] >= 20 for d in result["digests"].values()),
+        "at_most_1ms_per_8_articles": eight["compiled_ms"] <= 1.0,
+        "html_under_100kb_at_20": result["digests"]["20"]["html_bytes"] < 100_000,
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""The `digest` command line: the operator contract of DESIGN.md (commands, --json, exit codes)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from functools import cached_property, wraps
+from pathlib import Path
+
+import click
+
+from ..config import Settings, load_settings
+from ..errors import ConfigError, DigestError, NotFound
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+class App:
+    """What every command needs: the settings, and an engine made on first use."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @cached_property
+    def _engine(self):
+        from ..db import make_engine
+
+        return make_engine(self.settings.database_url)
+
+    def engine(self):
+        return self._engine
+
+    def pipeline(self):
+        from ..pipeline import Pipeline
+
+        return Pipeline(self.engine(), self.settings)
+
+    def mailer(self, name: str | None = None):
+        from ..mailers import get_mailer
+
+        return get_mailer(name or self.settings.mailer, self.settings)
+
+
+def emit(data: dict, as_json: bool, human: str | None = None) -> None:
+    """Print the result: one JSON object with --json, otherwise the human summary."""
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, default=str))
+    elif human is not None:
+        click.echo(human)
+
+
+def fail(message: str, code: int = EXIT_USAGE):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Map the package's errors to the contract's exit codes, with a message that says what to fix."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except NotFound as exc:
+            fail(str(exc), EXIT_USAGE)
+        except DigestError as exc:
+            fail(str(exc), EXIT_PARTIAL)
+
+    return wrapper
+
+
+def parse_time(value: str | None) -> datetime:
+    """An ISO 8601 time; without a zone it is taken as UTC. None means now."""
+    if value is None:
+        return datetime.now(timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"--as-of {value!r} is not an ISO 8601 time, like 2026-11-23T08:00:00Z") from None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the result.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="amw-digest")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """AMW Digest: personalized weekly digests of AMW-rated AI-market news.
+
+    Settings come from DIGEST_* environment variables (or digest.toml); see the README.
+    """
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ctx.obj = App(load_settings())
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@main.command()
+@json_option
+@click.pass_obj
+@handle_errors
+def init(app: App, as_json: bool) -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from ..db import _safe, upgrade
+
+    revision = upgrade(app.settings.database_url)
+    emit({"database": _safe(app.settings.database_url), "revision": revision}, as_json,
+         f"database {_safe(app.settings.database_url)} is at schema revision {revision}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@click.pass_obj
+@handle_errors
+def ingest(app: App, files: tuple[Path, ...], as_json: bool) -> None:
+    """Load articles from JSON (an array) or JSONL files; a url already stored is updated.
+
+    Valid records are stored even when others are rejected; each rejected record is reported as
+    FILE:LINE: field: what is wrong. Exit 0 if all were stored, 1 if some were rejected.
+    """
+    from sqlmodel import Session
+
+    from ..ingest import ingest_files
+
+    with Session(app.engine()) as session:
+        report = ingest_files(session, files)
+    for rejected in report.rejected:
+        click.echo(str(rejected), err=True)
+    emit(report.as_json(), as_json,
+         f"stored {report.stored}, updated {report.updated}, rejected {len(report.rejected)}")
+    sys.exit(EXIT_PARTIAL if report.rejected else EXIT_OK)
+
+
+@main.command()
+@click.argument("email")
+@click.option("--as-of", "as_of", metavar="ISO-TIME", help="Render as of this time (default: now).")
+@click.option("--format", "fmt", type=click.Choice(["html", "text", "eml"]), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@json_option
+@click.pass_obj
+@handle_errors
+def preview(app: App, email: str, as_of: str | None, fmt: str, out: Path | None, as_json: bool) -> None:
+    """Render exactly what EMAIL would receive at that time; nothing is sent or recorded."""
+    from ..render import lint
+
+    built = app.pipeline().preview(email, parse_time(as_of))
+    summary = {"email": email, "period": built.issue.period, "window_start": built.issue.window_start.isoformat(),
+               "window_end": built.issue.window_end.isoformat(), "articles": len(built.issue.choices)}
+    if built.rendered is None:
+        summary.update(sent=False, reason=built.selection.skip_reason)
+        emit(summary, as_json, f"nothing would be sent: {built.selection.skip_reason}")
+        return
+    warnings = lint(built.rendered)
+    summary.update(subject=built.rendered.subject, html_bytes=len(built.rendered.html.encode()),
+                   message_bytes=len(built.message), warnings=warnings,
+                   choices=[{"url": c.article.url, "title": c.article.title, "rating": c.rating,
+                             "reasons": list(c.reasons)} for c in built.issue.choices])
+    content = {"html": built.rendered.html.encode(), "text": built.rendered.text.encode(), "eml": built.message}[fmt]
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(content)
+        summary["out"] = str(out)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if as_json:
+        emit(summary, True)
+    elif out:
+        click.echo(f"wrote {fmt} to {out}: {summary['articles']} articles, "
+                   f"HTML {summary['html_bytes'] / 1000:.1f} KB, subject: {summary['subject']}")
+    else:
+        sys.stdout.buffer.write(content)
+
+
+def _progress_printer():
+    """A progress bar on a terminal (stderr), nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   transient=True, console=__import__("rich.console").console.Console(stderr=True))
+    task = bar.add_task("send", total=None)
+    bar.start()
+    return (lambda done, total: bar.update(task, completed=done, total=total)), bar.stop
+
+
+@main.command()
+@click.option("--due", is_flag=True, help="Send what is due (the default; kept for cron lines).")
+@click.option("--as-of", "as_of", metavar="ISO-TIME", help="Act as if it were this time (default: now).")
+@click.option("--mailer", "mailer_name", metavar="NAME", help="Mailer backend (default: DIGEST_MAILER).")
+@click.option("--dry-run", is_flag=True, help="Count what would be sent; send and record nothing.")
+@json_option
+@click.pass_obj
+@handle_errors
+def send(app: App, due: bool, as_of: str | None, mailer_name: str | None, dry_run: bool, as_json: bool) -> None:
+    """Plan, render and send every digest due at that time and not yet sent, recording each.
+
+    Running it again, or twice at once, sends nothing twice. Exit 1 if any digest failed.
+    """
+    when = parse_time(as_of)
+    pipeline = app.pipeline()
+    if dry_run:
+        counts = pipeline.send_due(None, when, dry_run=True)
+    else:
+        progress, done = _progress_printer()
+        with app.mailer(mailer_name) as mailer:
+            try:
+                counts = pipeline.send_due(mailer, when, progress=progress)
+            finally:
+                done()
+    data = counts.as_json()
+    if dry_run:
+        data["dry_run"] = True
+    emit(data, as_json, ("would send" if dry_run else "sent") +
+         f" {counts.sent} of {counts.due} due; skipped {counts.skipped}, deferred {counts.deferred}, "
+         f"failed {counts.failed}")
+    sys.exit(EXIT_PARTIAL if counts.failed else EXIT_OK)
+
+
+def _register() -> None:
+    """Command groups that live in their own modules (imported here so each registers itself)."""
+    import importlib
+
+    from .subscribers import subscribers_group
+
+    main.add_command(subscribers_group, "subscribers")
+    for module in ("demo", "companies", "serve", "ops"):
+        try:
+            importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{module}":
+                raise
+
+
+_register()

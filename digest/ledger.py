@@ -1,0 +1,231 @@
+"""The delivery ledger: plan one digest per subscriber and period, claim rows under a lease, record outcomes.
+
+Every state change is its own short transaction, and a send is recorded only after the mail
+system accepted it: a crash between the two leaves the row in `sending`, which a later run finds
+with an expired lease and treats as `unknown` (resent once by default, never silently dropped).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from .db import begin_write
+from .models import Digest, DigestItem, utcnow
+
+PLANNED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN, SKIPPED = (
+    "planned", "sending", "sent", "deferred", "failed", "unknown", "skipped")
+FINAL_STATES = (SENT, FAILED, SKIPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A row this worker may send now; the lease keeps other workers off it until it expires."""
+
+    digest_id: int
+    subscriber_id: int
+    period: str
+    scheduled_for: datetime
+    message_id: str
+    attempts: int
+    previous_state: str
+
+
+def _insert(session: Session):
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(Digest.__table__)
+
+
+def plan(session: Session, rows: list[dict], *, now: datetime | None = None) -> int:
+    """Insert ledger rows (subscriber_id, period, scheduled_for, state, skip_reason) unless present.
+
+    The unique (subscriber, period) key makes this idempotent across runs and processes.
+    """
+    if not rows:
+        return 0
+    now = now or utcnow()
+    begin_write(session)
+    values = [{"state": PLANNED, "skip_reason": None, "attempts": 0, "created_at": now, "updated_at": now, **r}
+              for r in rows]
+    stmt = _insert(session).values(values).on_conflict_do_nothing(index_elements=["subscriber_id", "period"])
+    result = session.execute(stmt)
+    session.commit()
+    return max(result.rowcount or 0, 0)
+
+
+def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seconds: int,
+          max_attempts: int, resend_unknown: bool = True, message_domain: str = "localhost",
+          digest_ids: list[int] | None = None) -> list[Claim]:
+    """Take up to `limit` sendable rows for this owner: planned, deferred and due again, or abandoned.
+
+    An abandoned row (still `sending` after its lease expired: its sender died) becomes `unknown`
+    and is resent once when `resend_unknown` is set (at most a duplicate, never a loss); otherwise
+    it is left as `unknown` for an operator to decide.
+    """
+    begin_write(session)
+    abandoned = session.exec(select(Digest).where(Digest.state == SENDING, Digest.lease_expires_at < now)
+                             .with_for_update(skip_locked=True)).all()
+    for row in abandoned:
+        row.state = UNKNOWN
+        row.last_error = f"sender {row.lease_owner} stopped while sending (lease expired)"
+        row.lease_owner = None
+        row.updated_at = now
+        session.add(row)
+    if abandoned:
+        session.flush()
+    query = (select(Digest).where(_sendable(now, max_attempts, resend_unknown))
+             .order_by(Digest.scheduled_for, Digest.id).limit(limit).with_for_update(skip_locked=True))
+    if digest_ids is not None:
+        query = query.where(Digest.id.in_(digest_ids))
+    rows = session.exec(query).all()
+    claims = []
+    for row in rows:
+        previous = row.state
+        if previous == UNKNOWN:
+            # An unknown row is resent once: use up the remaining attempts so that a second crash
+            # does not lead to a third copy.
+            row.attempts = max(row.attempts, max_attempts - 1)
+        row.state = SENDING
+        row.lease_owner = owner
+        row.lease_expires_at = now + timedelta(seconds=lease_seconds)
+        row.attempts += 1
+        row.message_id = row.message_id or f"<{uuid.uuid4().hex}.{row.id}@{message_domain}>"
+        row.updated_at = now
+        session.add(row)
+        claims.append(Claim(row.id, row.subscriber_id, row.period, row.scheduled_for, row.message_id,
+                            row.attempts, previous))
+    session.commit()
+    return claims
+
+
+def _owned(session: Session, digest_id: int, owner: str) -> Digest | None:
+    row = session.get(Digest, digest_id, with_for_update=True)
+    if row is None or row.state != SENDING or row.lease_owner != owner:
+        return None  # the lease was lost to another worker; it owns the outcome now
+    return row
+
+
+def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[int], *, now: datetime) -> bool:
+    begin_write(session)
+    row = _owned(session, digest_id, owner)
+    if row is None:
+        session.rollback()
+        return False
+    row.state, row.sent_at, row.updated_at = SENT, now, now
+    row.lease_owner = row.lease_expires_at = None
+    row.last_error = None
+    session.add(row)
+    existing = set(session.exec(select(DigestItem.article_id).where(DigestItem.digest_id == digest_id)).all())
+    for position, article_id in enumerate(article_ids):
+        if article_id not in existing:
+            session.add(DigestItem(digest_id=digest_id, article_id=article_id,
+                                   subscriber_id=row.subscriber_id, position=position))
+    session.commit()
+    return True
+
+
+def mark_retry(session: Session, digest_id: int, owner: str, error: str, *, now: datetime,
+               max_attempts: int, backoff_seconds: int = 300) -> str:
+    """A temporary failure: deferred with exponential backoff, or failed once attempts run out."""
+    begin_write(session)
+    row = _owned(session, digest_id, owner)
+    if row is None:
+        session.rollback()
+        return ""
+    row.last_error = error[:1000]
+    row.lease_owner = row.lease_expires_at = None
+    row.updated_at = now
+    if row.attempts >= max_attempts:
+        row.state = FAILED
+    else:
+        row.state = DEFERRED
+        row.next_attempt_at = now + timedelta(seconds=backoff_seconds * 2 ** (row.attempts - 1))
+    session.add(row)
+    session.commit()
+    return row.state
+
+
+def mark_final(session: Session, digest_id: int, owner: str | None, state: str, reason: str, *,
+               now: datetime) -> bool:
+    """Failed or skipped for good, with the reason."""
+    begin_write(session)
+    row = session.get(Digest, digest_id, with_for_update=True)
+    if row is None or (owner is not None and (row.state != SENDING or row.lease_owner != owner)):
+        session.rollback()
+        return False
+    row.state = state
+    if state == SKIPPED:
+        row.skip_reason = reason[:1000]
+    else:
+        row.last_error = reason[:1000]
+    row.lease_owner = row.lease_expires_at = None
+    row.updated_at = now
+    session.add(row)
+    session.commit()
+    return True
+
+
+def release(session: Session, digest_ids: list[int], owner: str, *, now: datetime) -> int:
+    """Give back rows claimed but not yet handed to the mailer (clean shutdown)."""
+    if not digest_ids:
+        return 0
+    begin_write(session)
+    rows = session.exec(select(Digest).where(Digest.id.in_(digest_ids), Digest.lease_owner == owner,
+                                             Digest.state == SENDING).with_for_update()).all()
+    for row in rows:
+        row.state = PLANNED if row.attempts <= 1 else DEFERRED
+        row.attempts = max(row.attempts - 1, 0)
+        row.lease_owner = row.lease_expires_at = None
+        row.updated_at = now
+        session.add(row)
+    session.commit()
+    return len(rows)
+
+
+def _sendable(now: datetime, max_attempts: int, resend_unknown: bool):
+    return sa.and_(
+        sa.or_(
+            Digest.state == PLANNED,
+            sa.and_(Digest.state == DEFERRED,
+                    sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)),
+            *([Digest.state == UNKNOWN] if resend_unknown else []),
+        ),
+        Digest.attempts < max_attempts, Digest.scheduled_for <= now)
+
+
+def pending_count(session: Session, now: datetime, max_attempts: int, resend_unknown: bool = True) -> int:
+    """How many rows a claim could take now (for progress output)."""
+    count = session.exec(select(sa.func.count()).select_from(Digest)
+                         .where(_sendable(now, max_attempts, resend_unknown))).one()
+    session.commit()
+    return int(count)
+
+
+def periods_recorded(session: Session, subscriber_ids: list[int]) -> set[tuple[int, str]]:
+    rows = session.exec(select(Digest.subscriber_id, Digest.period).where(Digest.subscriber_id.in_(subscriber_ids))
+                        ) if subscriber_ids else []
+    return {(sid, period) for sid, period in rows}
+
+
+def expire_leases(session: Session, now: datetime, *, is_dead) -> int:
+    """End the leases of senders known to be dead (a killed process on this host) at once.
+
+    Without this a crashed run's rows would wait for their lease to expire before a rerun could
+    resend them.
+    """
+    begin_write(session)
+    rows = session.exec(select(Digest).where(Digest.state == SENDING).with_for_update(skip_locked=True)).all()
+    expired = 0
+    for row in rows:
+        if is_dead(row.lease_owner):
+            row.lease_expires_at = now - timedelta(seconds=1)
+            session.add(row)
+            expired += 1
+    session.commit()
+    return expired

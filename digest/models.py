@@ -1,0 +1,168 @@
+"""Table models: articles, companies, segments, subscribers, follows, the digest ledger, suppression."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from .names import alias_key  # noqa: F401  (re-exported: the key of CompanyAlias)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite has no time zones)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(**kw):
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Company(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    slug: str = Field(index=True, max_length=200)
+
+
+class CompanyAlias(SQLModel, table=True):
+    """Every name a company is known by, casefolded; the company's own name is one of them."""
+
+    __tablename__ = "company_alias"
+    key: str = Field(primary_key=True, max_length=200)
+    alias: str = Field(max_length=200)
+    company_id: int = Field(foreign_key="company.id", index=True)
+
+
+class Segment(SQLModel, table=True):
+    """A segment: "A · B" is B inside A; the full name is the identity."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=300)
+    label: str = Field(max_length=200)
+    parent_id: int | None = Field(default=None, foreign_key="segment.id", index=True)
+
+
+class Article(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, max_length=2000)
+    title: str
+    summary: str = ""
+    published_at: datetime = _ts(index=True)
+    category: str = Field(default="", max_length=200)
+    region: str = Field(default="", max_length=100)
+    read_minutes: int = 1
+    novelty: int
+    novelty_note: str = ""
+    significance: int
+    significance_note: str = ""
+    tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    related: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    primary_company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class ArticleCompany(SQLModel, table=True):
+    __tablename__ = "article_company"
+    article_id: int = Field(foreign_key="article.id", primary_key=True)
+    company_id: int = Field(foreign_key="company.id", primary_key=True, index=True)
+    position: int = 0
+
+
+class ArticleSegment(SQLModel, table=True):
+    __tablename__ = "article_segment"
+    article_id: int = Field(foreign_key="article.id", primary_key=True)
+    segment_id: int = Field(foreign_key="segment.id", primary_key=True, index=True)
+    position: int = 0
+
+
+class Subscriber(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    email_key: str = Field(unique=True, max_length=320)
+    name: str = Field(default="", max_length=200)
+    status: str = Field(default="active", max_length=20, index=True)
+    timezone: str = Field(default="UTC", max_length=64)
+    send_day: int = 0
+    send_hour: int = 8
+    frequency: str = Field(default="weekly", max_length=10)
+    max_articles: int = 8
+    min_significance: int = 1
+    reading_budget: int | None = None
+    paused_until: date | None = None
+    smtputf8: bool = False
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    confirmed_at: datetime | None = _ts(default=None)
+
+
+class Follow(SQLModel, table=True):
+    """A subscriber follows a company or a segment (kind is 'company' or 'segment')."""
+
+    subscriber_id: int = Field(foreign_key="subscriber.id", primary_key=True)
+    kind: str = Field(primary_key=True, max_length=10)
+    target_id: int = Field(primary_key=True)
+
+
+class Digest(SQLModel, table=True):
+    """The ledger: one row per subscriber per period, the only record of a send."""
+
+    __table_args__ = (sa.UniqueConstraint("subscriber_id", "period", name="uq_digest_subscriber_period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    period: str = Field(max_length=20)
+    state: str = Field(default="planned", max_length=12, index=True)
+    scheduled_for: datetime = _ts()
+    message_id: str | None = Field(default=None, max_length=300)
+    attempts: int = 0
+    last_error: str | None = None
+    skip_reason: str | None = None
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = _ts(default=None)
+    next_attempt_at: datetime | None = _ts(default=None)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    sent_at: datetime | None = _ts(default=None)
+
+
+class DigestItem(SQLModel, table=True):
+    """Which articles a digest carried: what a subscriber already received."""
+
+    __tablename__ = "digest_item"
+    digest_id: int = Field(foreign_key="digest.id", primary_key=True)
+    article_id: int = Field(foreign_key="article.id", primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    position: int = 0
+
+
+class Suppression(SQLModel, table=True):
+    """Addresses that must never receive a digest again (bounced, complained, unsubscribed)."""
+
+    email_key: str = Field(primary_key=True, max_length=320)
+    reason: str = Field(max_length=20)
+    detail: str | None = None
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+SUBSCRIBER_STATES = ("pending", "active", "unsubscribed", "bounced", "complained")
+DIGEST_STATES = ("planned", "sending", "sent", "deferred", "failed", "unknown", "skipped")

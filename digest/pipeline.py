@@ -1,0 +1,328 @@
+"""The orchestrator: plan due digests, select, render, build, send, and record each in the ledger.
+
+Only this module touches the session, the mailer and the ledger together; the stages it calls
+(selection, rendering, message building) are pure functions over plain data.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from . import ledger, queries
+from .config import Settings, secret_keys
+from .errors import NotFound
+from .message import DkimKey, build_message, split_address
+from .models import Subscriber, Suppression
+from .render import Renderer
+from .schedule import Slot, latest_slot
+from .selection import Selection, SelectionOptions, prepare
+from .types import DEFERRED, FAILED, REJECTED, ArticleData, Issue, Links, Outgoing, Reader, Rendered
+
+log = logging.getLogger("digest.pipeline")
+
+
+@dataclass
+class RunCounts:
+    """What one due pass did; printed as the `send --json` object."""
+
+    due: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Built:
+    """One digest fully prepared: what selection chose, what rendering made, the message bytes."""
+
+    issue: Issue
+    selection: Selection
+    rendered: Rendered | None
+    message: bytes | None
+
+
+def owner_id() -> str:
+    """Who holds a lease: host and pid (so a dead local sender is recognised) plus a nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: only its lease can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+class Pipeline:
+    """One configured pipeline: settings, engine, renderer, signer; mailer given per run."""
+
+    def __init__(self, engine: Engine, settings: Settings):
+        from subscribers.tokens import Signer
+
+        self.engine = engine
+        self.settings = settings
+        self.renderer = Renderer(settings.templates_dir, company_url=settings.company_url,
+                                 postal_address=settings.postal_address, base_url=settings.base_url)
+        self.signer = Signer(secret_keys(settings))
+        self.options = SelectionOptions.from_settings(settings)
+        self.dkim = DkimKey.from_settings(settings)
+        self._articles: tuple[datetime, datetime, object] | None = None
+
+    # -- pieces shared by preview and send -------------------------------------------------
+
+    def slot_for(self, reader: Reader | Subscriber, as_of: datetime) -> Slot:
+        return latest_slot(tz_name=reader.timezone, send_day=reader.send_day, send_hour=reader.send_hour,
+                           frequency=reader.frequency, as_of=as_of)
+
+    def links(self, reader: Reader, period: str) -> Links:
+        base = self.settings.base_url.rstrip("/")
+        return Links(
+            unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', reader.id)}",
+            preferences=f"{base}/preferences/{self.signer.make('preferences', reader.id)}",
+            web_version=f"{base}/web/{self.signer.make('web', reader.id, extra={'p': period})}",
+            base=base,
+        )
+
+    def _selector(self, session: Session, start: datetime, end: datetime):
+        """Candidates for windows inside [start, end), loaded and indexed once, widened on demand."""
+        if self._articles is None or start < self._articles[0] or end > self._articles[1]:
+            if self._articles is not None:
+                start, end = min(start, self._articles[0]), max(end, self._articles[1])
+            articles = queries.load_articles(session, start, end)
+            self._articles = (start, end, prepare(articles, self.options))
+        return self._articles[2]
+
+    def build(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
+              now: datetime | None = None) -> Built:
+        received_ids, received_urls, watermark = history
+        end = slot.scheduled_for
+        selector = self._selector(session, end - timedelta(days=self.options.lookback_days), end)
+        selection = selector.select(reader, end=end, watermark=watermark, received_ids=received_ids,
+                                    received_urls=received_urls)
+        issue = Issue(reader=reader, period=slot.period, window_start=selection.window_start,
+                      window_end=selection.window_end, choices=selection.choices, more_count=selection.more_count)
+        if not selection.choices and not self.settings.quiet_week_note:
+            return Built(issue, selection, None, None)
+        links = self.links(reader, slot.period)
+        rendered = self.renderer.render(issue, links)
+        data = build_message(
+            rendered, sender=self.settings.from_address, recipient=reader.email, recipient_name=reader.name,
+            message_id=message_id or f"<preview.{reader.id}.{slot.period}@{self.message_domain}>",
+            date=now or slot.scheduled_for, unsubscribe_url=links.unsubscribe,
+            unsubscribe_mailto=f"mailto:{self.settings.unsubscribe_mailto}?subject=unsubscribe",
+            list_id=self.settings.list_id, dkim=self.dkim,
+        )
+        return Built(issue, selection, rendered, data)
+
+    # -- preview ---------------------------------------------------------------------------
+
+    def preview(self, email: str, as_of: datetime) -> Built:
+        """Exactly what this subscriber would receive at `as_of`; nothing is sent or recorded."""
+        with Session(self.engine) as session:
+            subscriber = queries.subscriber_by_email(session, email)
+            if subscriber is None:
+                raise NotFound(f"no subscriber with the address {email!r}")
+            reader = queries.load_readers(session, [subscriber])[subscriber.id]
+            slot = self.slot_for(reader, as_of)
+            history = queries.load_history(session, [subscriber.id], before=slot.scheduled_for)[subscriber.id]
+            return self.build(session, reader, slot, history)
+
+    # -- the due pass ----------------------------------------------------------------------
+
+    def plan_due(self, session: Session, as_of: datetime, *, since: datetime | None = None) -> int:
+        """Insert a ledger row for every subscriber whose latest slot has come; returns rows added.
+
+        A slot missed by more than the grace period (the machine was down) is recorded as skipped,
+        so that the next run neither sends it late nor plans it again. Slots before `since` (when
+        given: the start of a simulated or first run) are not planned at all.
+        """
+        grace = timedelta(hours=self.settings.grace_hours)
+        local_today = as_of.date()
+        rows = []
+        for subscriber in queries.sendable_subscribers(session, local_today):
+            slot = self.slot_for(subscriber, as_of)
+            if since is not None and slot.scheduled_for < since:
+                continue
+            row = {"subscriber_id": subscriber.id, "period": slot.period, "scheduled_for": slot.scheduled_for}
+            if as_of - slot.scheduled_for > grace:
+                row.update(state=ledger.SKIPPED, skip_reason=f"missed: scheduled for {slot.scheduled_for:%Y-%m-%d %H:%M} UTC, "
+                                                             f"more than {self.settings.grace_hours} h before this run")
+            rows.append(row)
+        return ledger.plan(session, rows)
+
+    def send_due(self, mailer, as_of: datetime, *, dry_run: bool = False, batch_size: int = 50,
+                 progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,
+                 since: datetime | None = None) -> RunCounts:
+        """Plan, then claim and send in batches until nothing due is left (or `stop()` says so)."""
+        counts = RunCounts()
+        owner = owner_id()
+        with Session(self.engine) as session:
+            if dry_run:
+                return self._dry_run(session, as_of)
+            self.plan_due(session, as_of, since=since)
+            total = ledger.pending_count(session, as_of, self.settings.max_attempts, self.settings.resend_unknown)
+            report = None
+            if progress:
+                def report():
+                    progress(counts.sent + counts.skipped + counts.failed + counts.deferred, max(total, counts.due))
+            while not (stop and stop()):
+                claims = self.claim(session, owner, as_of, limit=batch_size)
+                if not claims:
+                    break
+                self.process(session, mailer, claims, owner, as_of, counts, stop=stop, on_progress=report)
+        return counts
+
+    def claim(self, session: Session, owner: str, now: datetime, *, limit: int,
+              digest_ids: list[int] | None = None) -> list[ledger.Claim]:
+        """Claim sendable rows for `owner` (all due ones, or just `digest_ids`), after freeing the
+        rows of senders on this host that died mid-send."""
+        settings = self.settings
+        self._recover_dead_owners(session, now)
+        return ledger.claim(session, owner=owner, now=now, limit=limit, lease_seconds=settings.lease_seconds,
+                            max_attempts=settings.max_attempts, resend_unknown=settings.resend_unknown,
+                            message_domain=self.message_domain, digest_ids=digest_ids)
+
+    @property
+    def message_domain(self) -> str:
+        return self.settings.from_address.rpartition("@")[2].strip(" >") or "localhost"
+
+    def process(self, session: Session, mailer, claims: list[ledger.Claim], owner: str, now: datetime,
+                counts: RunCounts, *, stop: Callable[[], bool] | None = None,
+                on_progress: Callable[[], None] | None = None) -> RunCounts:
+        """Build, send and record claimed rows; each outcome is recorded as soon as it is known."""
+        counts.due += len(claims)
+        pending = self._prepare_batch(session, claims, owner, now, counts)
+        in_flight: dict[str, tuple] = {}
+
+        def messages():
+            # Consumed by the mailer just before each send, so an unsubscribe that arrives
+            # mid-run, or a stop request, still holds back what is not yet out.
+            for index, (claim, out, article_ids) in enumerate(pending):
+                if stop and stop():
+                    rest = [c.digest_id for c, _, _ in pending[index:]]
+                    ledger.release(session, rest, owner, now=now)
+                    counts.due -= len(rest)
+                    return
+                if not queries.still_sendable(session, claim.subscriber_id):
+                    ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
+                                      "unsubscribed or suppressed during the run", now=now)
+                    counts.skipped += 1
+                    continue
+                in_flight[out.key] = (claim, article_ids)
+                yield out
+
+        def on_result(out: Outgoing, result) -> None:
+            claim, article_ids = in_flight.pop(out.key)
+            self._record(session, claim, out, article_ids, result, owner, now, counts)
+            if on_progress:
+                on_progress()
+
+        mailer.send_messages(messages(), on_result=on_result)
+        return counts
+
+    def _dry_run(self, session: Session, as_of: datetime) -> RunCounts:
+        """What a send would do now, computed without writing anything."""
+        counts = RunCounts()
+        subscribers = queries.sendable_subscribers(session, as_of.date())
+        readers = queries.load_readers(session, subscribers)
+        history = queries.load_history(session, list(readers))
+        done = ledger.periods_recorded(session, list(readers))
+        grace = timedelta(hours=self.settings.grace_hours)
+        for reader in readers.values():
+            slot = self.slot_for(reader, as_of)
+            if (reader.id, slot.period) in done:
+                continue
+            counts.due += 1
+            if as_of - slot.scheduled_for > grace:
+                counts.skipped += 1
+                continue
+            built = self.build(session, reader, slot, history[reader.id])
+            if built.message is None:
+                counts.skipped += 1
+            else:
+                counts.sent += 1  # would be sent
+        return counts
+
+    def _recover_dead_owners(self, session: Session, now: datetime) -> None:
+        ledger.expire_leases(session, now, is_dead=lambda owner: not _owner_alive(owner))
+
+    def _prepare_batch(self, session, claims, owner, as_of, counts):
+        subscribers = {s.id: s for s in session.exec(
+            select(Subscriber).where(Subscriber.id.in_([c.subscriber_id for c in claims])))}
+        readers = queries.load_readers(session, list(subscribers.values()))
+        history = queries.load_history(session, list(readers))
+        pending = []
+        for claim in claims:
+            reader = readers.get(claim.subscriber_id)
+            if reader is None:
+                ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED, "subscriber deleted", now=as_of)
+                counts.skipped += 1
+                continue
+            slot = Slot(claim.period, claim.scheduled_for)
+            try:
+                built = self.build(session, reader, slot, history[reader.id], message_id=claim.message_id,
+                                   now=as_of)
+            except Exception as exc:  # one broken digest must not stop the others
+                log.exception("digest %s: could not be built", claim.digest_id)
+                ledger.mark_final(session, claim.digest_id, owner, ledger.FAILED, f"build: {exc}", now=as_of)
+                counts.failed += 1
+                continue
+            if built.message is None:
+                ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
+                                  built.selection.skip_reason or "nothing to send", now=as_of)
+                counts.skipped += 1
+                continue
+            article_ids = [c.article.id for c in built.issue.choices]
+            article_ids += [a.id for c in built.issue.choices for a in c.connected if a.id not in article_ids]
+            out = Outgoing(key=claim.message_id.strip("<>"), sender=split_address(self.settings.from_address)[1],
+                           recipient=reader.email, data=built.message, message_id=claim.message_id,
+                           smtputf8=reader.smtputf8)
+            pending.append((claim, out, article_ids))
+        return pending
+
+    def _record(self, session, claim, out, article_ids, result, owner, now, counts):
+        if result.accepted:
+            ledger.mark_sent(session, claim.digest_id, owner, article_ids, now=now)
+            counts.sent += 1
+            return
+        detail = f"{result.code or ''} {result.enhanced or ''} {result.detail}".strip()
+        log.warning("digest %s to subscriber %s: %s: %s", claim.digest_id, claim.subscriber_id, result.status, detail)
+        if result.status == DEFERRED:
+            state = ledger.mark_retry(session, claim.digest_id, owner, detail, now=now,
+                                      max_attempts=self.settings.max_attempts)
+            if state == ledger.FAILED:
+                counts.failed += 1
+            else:
+                counts.deferred += 1
+            return
+        ledger.mark_final(session, claim.digest_id, owner, ledger.FAILED, detail, now=now)
+        counts.failed += 1
+        if result.status == REJECTED and (result.enhanced or "").startswith("5.1."):
+            _suppress(session, out.recipient, "bounced", detail)
+
+
+def _suppress(session: Session, email: str, reason: str, detail: str) -> None:
+    from subscribers.suppression import suppress
+
+    suppress(session, email, reason, detail)
+    session.commit()

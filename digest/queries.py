@@ -1,0 +1,143 @@
+"""The narrow data interface of the pipeline: bulk loads from the store into plain data."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from .models import (Article, ArticleCompany, ArticleSegment, Company, Digest, DigestItem, Follow, Segment,
+                     Subscriber, Suppression)
+from .types import ArticleData, Reader
+
+
+def load_articles(session: Session, start: datetime, end: datetime) -> list[ArticleData]:
+    """Every article published in [start, end), with canonical company and segment names."""
+    articles = session.exec(select(Article).where(Article.published_at >= start, Article.published_at < end)
+                            .order_by(Article.published_at, Article.id)).all()
+    return articles_data(session, articles)
+
+
+def articles_data(session: Session, articles: list[Article]) -> list[ArticleData]:
+    ids = [a.id for a in articles]
+    companies: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    segments: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for article_id, position, name in session.exec(
+                select(ArticleCompany.article_id, ArticleCompany.position, Company.name)
+                .join(Company, Company.id == ArticleCompany.company_id)
+                .where(ArticleCompany.article_id.in_(chunk))):
+            companies[article_id].append((position, name))
+        for article_id, position, name in session.exec(
+                select(ArticleSegment.article_id, ArticleSegment.position, Segment.name)
+                .join(Segment, Segment.id == ArticleSegment.segment_id)
+                .where(ArticleSegment.article_id.in_(chunk))):
+            segments[article_id].append((position, name))
+    return [
+        ArticleData(
+            id=a.id, url=a.url, title=a.title, summary=a.summary, published_at=a.published_at,
+            category=a.category, region=a.region, read_minutes=a.read_minutes,
+            companies=tuple(n for _, n in sorted(companies[a.id])),
+            segments=tuple(n for _, n in sorted(segments[a.id])),
+            tags=tuple(a.tags or ()), novelty=a.novelty, novelty_note=a.novelty_note,
+            significance=a.significance, significance_note=a.significance_note, related=tuple(a.related or ()),
+        )
+        for a in articles
+    ]
+
+
+def _chunks(ids: list[int], size: int = 900):
+    # SQLite limits bound parameters per statement; stay well below it.
+    for i in range(0, len(ids), size):
+        yield ids[i:i + size]
+
+
+def reader_of(subscriber: Subscriber, companies=frozenset(), segments=frozenset()) -> Reader:
+    return Reader(
+        id=subscriber.id, email=subscriber.email, name=subscriber.name, timezone=subscriber.timezone,
+        send_day=subscriber.send_day, send_hour=subscriber.send_hour, frequency=subscriber.frequency,
+        max_articles=subscriber.max_articles, min_significance=subscriber.min_significance,
+        reading_budget=subscriber.reading_budget, companies=frozenset(companies), segments=frozenset(segments),
+        smtputf8=subscriber.smtputf8,
+    )
+
+
+def load_readers(session: Session, subscribers: list[Subscriber]) -> dict[int, Reader]:
+    """Readers with their follows, in two queries per chunk of subscribers."""
+    follows: dict[int, tuple[set, set]] = {s.id: (set(), set()) for s in subscribers}
+    for chunk in _chunks(list(follows)):
+        rows = session.exec(
+            select(Follow.subscriber_id, Follow.kind, Company.name, Segment.name)
+            .outerjoin(Company, sa.and_(Follow.kind == "company", Company.id == Follow.target_id))
+            .outerjoin(Segment, sa.and_(Follow.kind == "segment", Segment.id == Follow.target_id))
+            .where(Follow.subscriber_id.in_(chunk))).all()
+        for subscriber_id, kind, company, segment in rows:
+            if kind == "company" and company:
+                follows[subscriber_id][0].add(company)
+            elif kind == "segment" and segment:
+                follows[subscriber_id][1].add(segment)
+    return {s.id: reader_of(s, *follows[s.id]) for s in subscribers}
+
+
+def sendable_subscribers(session: Session, today: date | None = None) -> list[Subscriber]:
+    """Active subscribers who are not paused and whose address is not suppressed."""
+    query = (select(Subscriber).where(Subscriber.status == "active")
+             .where(~sa.exists().where(Suppression.email_key == Subscriber.email_key))
+             .order_by(Subscriber.id))
+    if today is not None:
+        query = query.where(sa.or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= today))
+    return list(session.exec(query).all())
+
+
+def load_history(session: Session, subscriber_ids: list[int], *, before: datetime | None = None,
+                 ) -> dict[int, tuple[frozenset[int], frozenset[str], datetime | None]]:
+    """Per subscriber: article ids and urls already received, and the last delivered digest's slot.
+
+    With `before`, only digests scheduled before it count: the history as it stood at that slot,
+    so that previewing a period already sent shows what was sent.
+    """
+    received: dict[int, tuple[set, set]] = {sid: (set(), set()) for sid in subscriber_ids}
+    marks: dict[int, datetime] = {}
+    for chunk in _chunks(subscriber_ids):
+        for sid, article_id, url in session.exec(
+                select(DigestItem.subscriber_id, DigestItem.article_id, Article.url)
+                .join(Article, Article.id == DigestItem.article_id)
+                .join(Digest, Digest.id == DigestItem.digest_id)
+                .where(DigestItem.subscriber_id.in_(chunk),
+                       *([Digest.scheduled_for < before] if before is not None else []))):
+            received[sid][0].add(article_id)
+            received[sid][1].add(url)
+        for sid, last in session.exec(
+                select(Digest.subscriber_id, sa.func.max(Digest.scheduled_for))
+                .where(Digest.subscriber_id.in_(chunk), Digest.state == "sent",
+                       *([Digest.scheduled_for < before] if before is not None else []))
+                .group_by(Digest.subscriber_id)):
+            marks[sid] = _aware(last)
+    return {sid: (frozenset(ids), frozenset(urls), marks.get(sid)) for sid, (ids, urls) in received.items()}
+
+
+def _aware(value):
+    # func.max() bypasses the column type on SQLite and returns a naive datetime or a string.
+    from datetime import timezone
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
+    from subscribers.addresses import email_key_of
+
+    return session.exec(select(Subscriber).where(Subscriber.email_key == email_key_of(email))).first()
+
+
+def still_sendable(session: Session, subscriber_id: int) -> bool:
+    """Re-checked just before each send: active and not suppressed at this moment."""
+    found = session.exec(
+        select(Subscriber.id).where(Subscriber.id == subscriber_id, Subscriber.status == "active")
+        .where(~sa.exists().where(Suppression.email_key == Subscriber.email_key))).first()
+    session.commit()  # end the read so the next check sees fresh data
+    return found is not None

@@ -1,0 +1,124 @@
+"""Plain data passed between the pure stages (selection, rendering, message building)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleData:
+    """One article as the pure stages see it; companies[0] is the primary company."""
+
+    id: int
+    url: str
+    title: str
+    summary: str
+    published_at: datetime
+    category: str
+    region: str
+    read_minutes: int
+    companies: tuple[str, ...]
+    segments: tuple[str, ...]
+    tags: tuple[str, ...]
+    novelty: int
+    novelty_note: str
+    significance: int
+    significance_note: str
+    related: tuple[str, ...] = ()
+
+    @property
+    def primary_company(self) -> str | None:
+        return self.companies[0] if self.companies else None
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """A subscriber as the pure stages see it: who, what they follow, how they like it."""
+
+    id: int
+    email: str
+    name: str
+    timezone: str = "UTC"
+    send_day: int = 0  # Monday is 0
+    send_hour: int = 8
+    frequency: str = "weekly"
+    max_articles: int = 8
+    min_significance: int = 1
+    reading_budget: int | None = None
+    companies: frozenset[str] = frozenset()  # canonical company names
+    segments: frozenset[str] = frozenset()  # full segment names; a parent covers its children
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One chosen article, why it was chosen, and the rest of its story."""
+
+    article: ArticleData
+    reasons: tuple[str, ...]
+    rating: float
+    connected: tuple[ArticleData, ...] = ()
+    is_update: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """Everything one digest shows: the reader, the period and the ordered choices."""
+
+    reader: Reader
+    period: str
+    window_start: datetime
+    window_end: datetime
+    choices: tuple[Choice, ...]
+    more_count: int = 0  # qualifying articles left out (by the maximum or the budget)
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """URLs the rendered digest points at (signed, built by the orchestrator)."""
+
+    unsubscribe: str
+    preferences: str
+    web_version: str
+    base: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A rendered digest: what the message builder needs, and nothing of mailers."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    article_count: int
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message ready for a mailer: the envelope plus the serialized bytes."""
+
+    key: str  # stable per ledger row (idempotency key)
+    sender: str  # envelope sender address
+    recipient: str
+    data: bytes  # CRLF line endings
+    message_id: str
+    smtputf8: bool = False
+
+
+# The fixed set of per-recipient outcomes a mailer reports; the ledger stores them.
+SENT, QUEUED, DEFERRED, REJECTED, FAILED = "sent", "queued", "deferred", "rejected", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    status: str  # one of SENT, QUEUED, DEFERRED, REJECTED, FAILED
+    detail: str = ""
+    code: int | None = None  # SMTP reply code where there was one
+    enhanced: str | None = None  # enhanced status code such as "5.1.1"
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in (SENT, QUEUED)

@@ -1,0 +1,301 @@
+"""The subscribers CSV: import (reporting FILE:LINE: column: problem) and spreadsheet-safe export."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from digest.errors import InputError
+from digest.models import Follow, Subscriber
+
+from .addresses import normalize_email
+from .follows import COMPANY, SEGMENT, Catalog, follow_ids, follow_names
+from .preferences import day_name
+from .records import CREATED, RESUBSCRIBED, UNCHANGED, UPDATED, Suppressed, apply_record, build_record
+from .suppression import suppressed_keys
+
+# The contract of DESIGN.md, in this order; then what export adds so that nothing is lost.
+COLUMNS = ("email", "name", "companies", "segments", "timezone", "send_day", "send_hour", "frequency", "max_articles")
+EXPORT_COLUMNS = COLUMNS + ("status", "min_significance", "reading_budget", "paused_until")
+LIST_COLUMNS = ("companies", "segments")
+LIST_SEPARATOR = ";"
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_CHUNK = 500
+
+
+def _needs_quote_prefix(cell: str) -> bool:
+    # A cell that already starts with "'" before a formula start gets a second one, so that
+    # import's stripping of exactly one "'" gives the cell back unchanged.
+    if cell.startswith(FORMULA_STARTS):
+        return True
+    return cell.startswith("'") and _needs_quote_prefix(cell[1:])
+
+
+def escape_cell(cell: str) -> str:
+    """The cell as export writes it: formula-like text gets a leading "'"."""
+    return "'" + cell if _needs_quote_prefix(cell) else cell
+
+
+def unescape_cell(cell: str) -> str:
+    """The inverse of escape_cell, applied by import to every cell."""
+    return cell[1:] if cell.startswith("'") and _needs_quote_prefix(cell[1:]) else cell
+
+
+@dataclass
+class ImportReport:
+    """What an import did; rejected and skipped entries are {"file", "line", "error"}."""
+
+    stored: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    resubscribed: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # suppressed addresses left alone
+    pending: list[int] = field(default_factory=list)  # new pending subscribers that need a confirm message
+
+    @property
+    def rejected_lines(self) -> int:
+        return len({(r["file"], r["line"]) for r in self.rejected})
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def messages(self) -> list[str]:
+        return [f"{r['file']}:{r['line']}: {r['error']}" for r in self.rejected]
+
+    def to_dict(self) -> dict:
+        return {
+            "stored": self.stored, "updated": self.updated, "unchanged": self.unchanged,
+            "resubscribed": self.resubscribed, "rejected": self.rejected, "skipped": self.skipped,
+            "pending": self.pending,
+        }
+
+
+@dataclass
+class _Row:
+    file: str
+    line: int
+    cells: dict[str, str]
+
+
+def _open_text(source) -> tuple[TextIO, str, bool]:
+    if isinstance(source, (str, os.PathLike)):
+        # utf-8-sig: a CSV saved by Excel starts with a byte-order mark. Lines end at LF only, so
+        # that reported line numbers are those of grep -n and editors, whatever CRs a cell holds.
+        return open(source, encoding="utf-8-sig", newline="\n"), str(source), True
+    return source, getattr(source, "name", "<stream>"), False
+
+
+def _rows(source, report: ImportReport) -> Iterator[_Row]:
+    stream, name, owned = _open_text(source)
+    try:
+        reader = csv.reader(stream)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            report.rejected.append({"file": name, "line": 1, "error": f"header: cannot read the file: {exc}"})
+            return
+        columns = [h.strip().lstrip("\ufeff").casefold() for h in header]
+        problem = _header_problem(columns)
+        if problem:
+            report.rejected.append({"file": name, "line": 1, "error": f"header: {problem}"})
+            return
+        line = reader.line_num
+        while True:
+            start = line + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as exc:
+                report.rejected.append({"file": name, "line": start, "error": f"line: cannot read it: {exc}"})
+                return
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(columns):
+                report.rejected.append({"file": name, "line": start,
+                                        "error": f"line: has {len(cells)} cells, the header has {len(columns)}"})
+                continue
+            yield _Row(name, start, {c: unescape_cell(v) for c, v in zip(columns, cells)})
+    except UnicodeDecodeError as exc:
+        report.rejected.append({"file": name, "line": 1, "error": f"file: not UTF-8 text: {exc}"})
+    finally:
+        if owned:
+            stream.close()
+
+
+def _header_problem(columns: list[str]) -> str | None:
+    if "email" not in columns:
+        if any("@" in c for c in columns):
+            return "the first line must be the header row: " + ",".join(COLUMNS)
+        return "no email column; the header is " + ",".join(COLUMNS)
+    for column in columns:
+        if column not in EXPORT_COLUMNS:
+            close = difflib.get_close_matches(column, EXPORT_COLUMNS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"unknown column {column!r}{hint} (known: {', '.join(EXPORT_COLUMNS)})"
+    if len(set(columns)) != len(columns):
+        return "a column appears twice"
+    return None
+
+
+def _split(cell: str) -> list[str]:
+    return [item.strip() for item in cell.split(LIST_SEPARATOR) if item.strip()]
+
+
+def import_csv(session: Session, path, *, resubscribe: bool = False, double_opt_in: bool = False,
+               check_deliverability: bool = False, report: ImportReport | None = None,
+               seen: dict[str, tuple[str, int]] | None = None) -> ImportReport:
+    """Import a subscribers CSV: valid lines are stored, every bad line is reported; the caller commits.
+
+    A line describes the subscriber fully for the columns the file has (an empty cell means the
+    default, an empty companies cell means no companies); columns the file lacks are left as they
+    are. Importing the same file again changes nothing. A suppressed or stopped address is never
+    resubscribed without resubscribe=True: it is reported under skipped and left alone. Pass the
+    same report and seen to import several files as one.
+    """
+    report = report if report is not None else ImportReport()
+    seen = seen if seen is not None else {}
+    catalog = Catalog(session)
+    batch: list[tuple[_Row, object]] = []
+    for row in _rows(path, report):
+        record = _validate(row, catalog, seen, report, check_deliverability)
+        if record is not None:
+            batch.append((row, record))
+        if len(batch) >= _CHUNK:
+            _store(session, batch, report, resubscribe, double_opt_in)
+            batch = []
+    if batch:
+        _store(session, batch, report, resubscribe, double_opt_in)
+    return report
+
+
+def _validate(row: _Row, catalog: Catalog, seen: dict, report: ImportReport, check_deliverability: bool):
+    cells = dict(row.cells)
+    kwargs = {column: cells[column] for column in cells if column not in LIST_COLUMNS}
+    for column in LIST_COLUMNS:
+        if column in cells:
+            kwargs[column] = _split(cells[column])
+    record, errors = build_record(catalog, check_deliverability=check_deliverability, **kwargs)
+    key = record.key if record is not None else None
+    if key is None and not any(e.field == "email" for e in errors):
+        try:  # the line is bad for another reason, but its address still claims its place
+            key = normalize_email(cells["email"])[1]
+        except InputError:
+            key = None
+    if key is not None:
+        if key in seen:
+            first_file, first_line = seen[key]
+            where = f"line {first_line}" if first_file == row.file else f"{first_file}:{first_line}"
+            errors.insert(0, InputError("email", f"{cells['email'].strip()} appears already on {where}"))
+        else:
+            seen[key] = (row.file, row.line)
+    for error in errors:
+        report.rejected.append({"file": row.file, "line": row.line, "error": str(error)})
+    return None if errors else record
+
+
+def _store(session: Session, batch: list, report: ImportReport, resubscribe: bool, double_opt_in: bool) -> None:
+    keys = [record.key for _, record in batch]
+    existing = {s.email_key: s for s in session.exec(select(Subscriber).where(Subscriber.email_key.in_(keys)))}
+    suppressions = suppressed_keys(session, keys)
+    follows = follow_ids(session, [s.id for s in existing.values()])
+    created: list = []
+    pending: list[Subscriber] = []
+    for row, record in batch:
+        current = existing.get(record.key)
+        try:
+            subscriber, action = apply_record(
+                session, record, existing=current, suppression=suppressions.get(record.key),
+                current_follows=follows.get(current.id) if current else None, mode="upsert",
+                resubscribe=resubscribe, double_opt_in=double_opt_in, deferred=created,
+            )
+        except Suppressed as exc:
+            report.skipped.append({"file": row.file, "line": row.line, "error": str(exc)})
+            continue
+        if action == CREATED:
+            report.stored += 1
+        elif action == UPDATED:
+            report.updated += 1
+        elif action == RESUBSCRIBED:
+            report.resubscribed += 1
+        elif action == UNCHANGED:
+            report.unchanged += 1
+        if subscriber.status == "pending" and action in (CREATED, RESUBSCRIBED):
+            pending.append(subscriber)
+    # One flush gives the batch's new subscribers their ids (one multi-row INSERT), then their follows.
+    session.flush()
+    rows = [{"subscriber_id": subscriber.id, "kind": kind, "target_id": target_id}
+            for subscriber, record in created
+            for kind, ids in ((COMPANY, record.companies), (SEGMENT, record.segments))
+            for target_id in set(ids or ())]
+    if rows:
+        # A Core INSERT: building a SQLModel object per follow costs more than the database does.
+        session.execute(insert(Follow), rows)
+    report.pending.extend(s.id for s in pending)
+
+
+def export_rows(session: Session, *, status: str | None = None) -> Iterator[list[str]]:
+    """Every subscriber as CSV cells (not yet escaped), in id order, a thousand at a time."""
+    catalog = Catalog(session)
+    last_id = 0
+    while True:
+        query = select(Subscriber).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(1000)
+        if status:
+            query = query.where(Subscriber.status == status)
+        subscribers = list(session.exec(query))
+        if not subscribers:
+            return
+        names = follow_names(session, [s.id for s in subscribers], catalog)
+        for s in subscribers:
+            companies, segments = names[s.id]
+            yield [
+                s.email, s.name, LIST_SEPARATOR.join(companies), LIST_SEPARATOR.join(segments), s.timezone,
+                day_name(s.send_day), str(s.send_hour), s.frequency, str(s.max_articles), s.status,
+                str(s.min_significance), "" if s.reading_budget is None else str(s.reading_budget),
+                s.paused_until.isoformat() if s.paused_until else "",
+            ]
+        last_id = subscribers[-1].id
+
+
+def export_csv(session: Session, out, *, status: str | None = None, bom: bool = False) -> int:
+    """Write every subscriber as CSV (the import columns plus status and the other preferences).
+
+    Safe to open in a spreadsheet: formula-like cells get a leading "'" that import strips again,
+    so an export re-imports to exactly the same records. out is a path or a text stream; bom=True
+    writes a UTF-8 byte-order mark so that Excel reads non-Latin names correctly. Returns the count.
+    """
+    owned = isinstance(out, (str, os.PathLike))
+    stream = open(out, "w", encoding="utf-8", newline="") if owned else out
+    try:
+        if bom:
+            stream.write("\ufeff")
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        count = 0
+        for cells in export_rows(session, status=status):
+            writer.writerow([escape_cell(c) for c in cells])
+            count += 1
+        return count
+    finally:
+        if owned:
+            stream.close()
+
+
+def export_text(session: Session, **kwargs) -> str:
+    buffer = io.StringIO()
+    export_csv(session, buffer, **kwargs)
+    return buffer.getvalue()

@@ -1,0 +1,115 @@
+"""The due pass end to end: plan, select, render, build, send, record; idempotent and crash-safe."""
+
+from __future__ import annotations
+
+import email
+from datetime import timedelta
+from email import policy
+
+import pytest
+from sqlmodel import Session, select
+
+from digest.mailers.memory import MemoryMailer
+from digest.models import Digest, DigestItem, Subscriber
+from digest.pipeline import Pipeline
+from subscribers.records import unsubscribe
+from tests.pipeline_helpers import SLOT, add_people, load_articles, make_article
+
+
+@pytest.fixture
+def world(engine, settings, tmp_path):
+    articles = [make_article(i, company=c, segment=seg, n=1 + i % 3, s=1 + (i // 3) % 3)
+                for i, (c, seg) in enumerate([("xAI", "Foundation Models · Releases"), ("OpenAI", "Data & IP"),
+                                              ("Nvidia", "Compute · Chips")] * 4)]
+    articles.append(make_article(50, company="Mistral", segment="Foundation Models · Releases", days_before=20))
+    load_articles(engine, tmp_path, articles)
+    add_people(engine, [
+        {"email": "ana@example.com", "name": "Ana Kim", "companies": ["xAI"]},
+        {"email": "bo@example.com", "name": "Bo", "segments": ["Compute"]},
+        {"email": "cy@example.com", "name": "Cy", "companies": ["Mistral"], "segments": []},
+    ])
+    MemoryMailer.reset()
+    return Pipeline(engine, settings)
+
+
+def test_due_pass_sends_each_matching_reader_one_digest_and_skips_the_empty_one(world, engine):
+    counts = world.send_due(MemoryMailer(), SLOT + timedelta(minutes=5))
+    assert (counts.due, counts.sent, counts.skipped, counts.failed) == (3, 2, 1, 0)
+    sent = {m.recipient: m for m in MemoryMailer.outbox}
+    assert set(sent) == {"ana@example.com", "bo@example.com"}
+    msg = email.message_from_bytes(sent["ana@example.com"].data, policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    html = msg.get_body(("html",)).get_content()
+    assert "xAI ships something notable" in html and "OpenAI ships" not in html
+    with Session(engine) as session:
+        states = {row.state for row in session.exec(select(Digest)).all()}
+        skipped = session.exec(select(Digest).where(Digest.state == "skipped")).one()
+    assert states == {"sent", "skipped"} and "no" in skipped.skip_reason.lower()
+
+
+def test_second_run_at_the_same_time_sends_nothing(world):
+    world.send_due(MemoryMailer(), SLOT + timedelta(minutes=5))
+    again = world.send_due(MemoryMailer(), SLOT + timedelta(minutes=5))
+    assert (again.due, again.sent) == (0, 0)
+    assert len(MemoryMailer.outbox) == 2
+
+
+def test_nothing_is_due_before_the_readers_local_send_time(world):
+    counts = world.send_due(MemoryMailer(), SLOT - timedelta(minutes=1))
+    assert counts.sent == 0 and MemoryMailer.outbox == []
+
+
+def test_unsubscribed_reader_never_receives_a_planned_digest(world, engine):
+    with Session(engine) as session:
+        unsubscribe(session, "ana@example.com")
+        session.commit()
+    world.send_due(MemoryMailer(), SLOT + timedelta(minutes=5))
+    assert [m.recipient for m in MemoryMailer.outbox] == ["bo@example.com"]
+
+
+def test_preview_shows_exactly_what_is_sent_before_and_after_the_send(world):
+    when = SLOT + timedelta(minutes=5)
+    before = world.preview("ana@example.com", when)
+    world.send_due(MemoryMailer(), when)
+    after = world.preview("ana@example.com", when)
+    sent = email.message_from_bytes(next(m for m in MemoryMailer.outbox if m.recipient == "ana@example.com").data,
+                                    policy=policy.default)
+    sent_html = sent.get_body(("html",)).get_content().replace("\r\n", "\n")
+    sent_text = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    for built in (before, after):
+        assert built.rendered.html.replace("\r\n", "\n") == sent_html
+        assert built.rendered.text.replace("\r\n", "\n") == sent_text
+        assert built.rendered.subject == sent["Subject"]
+
+
+def test_sent_articles_are_recorded_and_never_chosen_again_next_week(world, engine, tmp_path):
+    world.send_due(MemoryMailer(), SLOT + timedelta(minutes=5))
+    with Session(engine) as session:
+        ana = session.exec(select(Subscriber).where(Subscriber.email == "ana@example.com")).one()
+        first = set(session.exec(select(DigestItem.article_id).where(DigestItem.subscriber_id == ana.id)).all())
+    assert first
+    load_articles(engine, tmp_path, [make_article(100, company="xAI", days_before=-3)])
+    world._articles = None
+    MemoryMailer.reset()
+    world.send_due(MemoryMailer(), SLOT + timedelta(days=7, minutes=5))
+    with Session(engine) as session:
+        items = session.exec(select(DigestItem.article_id).where(DigestItem.subscriber_id == ana.id)).all()
+    assert len(items) == len(set(items))
+    ana_msgs = [m for m in MemoryMailer.outbox if m.recipient == "ana@example.com"]
+    assert len(ana_msgs) == 1 and b"Story 100" in ana_msgs[0].data.replace(b"=\r\n", b"")
+
+
+def test_a_crashed_send_left_in_sending_is_resent_once_after_its_lease(world, engine, settings):
+    from digest import ledger
+
+    world.plan_due(Session(engine), SLOT + timedelta(minutes=5))
+    with Session(engine) as session:
+        claims = ledger.claim(session, owner="otherhost:1:x", now=SLOT + timedelta(minutes=5), limit=10,
+                              lease_seconds=60, max_attempts=5)
+    assert len(claims) == 3
+    # The other sender died. Before its lease ends nothing is taken; after, each row goes out once.
+    early = world.send_due(MemoryMailer(), SLOT + timedelta(minutes=5, seconds=30))
+    assert early.sent == 0
+    late = world.send_due(MemoryMailer(), SLOT + timedelta(minutes=7))
+    assert late.sent == 2 and late.skipped == 1
+    assert sorted(m.recipient for m in MemoryMailer.outbox) == ["ana@example.com", "bo@example.com"]

@@ -1,0 +1,91 @@
+"""Due computation: each reader's local send day and hour, across zones and daylight-saving changes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from digest.errors import InputError
+from digest.schedule import latest_slot, parse_day, zone
+
+UTC = timezone.utc
+
+
+def slot(tz, as_of, day=0, hour=8, frequency="weekly"):
+    return latest_slot(tz_name=tz, send_day=day, send_hour=hour, frequency=frequency, as_of=as_of)
+
+
+def slots_between(tz, start, end, **kw):
+    """Every distinct slot an hourly-or-finer cron would meet between start and end."""
+    seen = {}
+    t = start
+    while t <= end:
+        s = slot(tz, t, **kw)
+        if s.scheduled_for > start:
+            seen[s.period] = s.scheduled_for
+        t += timedelta(minutes=15)
+    return seen
+
+
+@pytest.mark.parametrize("tz, expected_utc", [
+    ("Pacific/Kiritimati", datetime(2026, 11, 22, 18, 0, tzinfo=UTC)),   # UTC+14: Monday 08:00 is Sunday in UTC
+    ("Pacific/Pago_Pago", datetime(2026, 11, 23, 19, 0, tzinfo=UTC)),    # UTC-11
+    ("Asia/Kathmandu", datetime(2026, 11, 23, 2, 15, tzinfo=UTC)),       # UTC+5:45
+    ("America/St_Johns", datetime(2026, 11, 23, 11, 30, tzinfo=UTC)),    # UTC-3:30 in winter
+    ("Europe/Berlin", datetime(2026, 11, 23, 7, 0, tzinfo=UTC)),
+])
+def test_monday_eight_local_is_the_right_utc_instant_in_each_zone(tz, expected_utc):
+    found = slot(tz, datetime(2026, 11, 24, 0, 0, tzinfo=UTC))
+    assert found.scheduled_for == expected_utc
+    assert found.period == "2026-W48"
+    assert slot(tz, expected_utc - timedelta(minutes=1)).period == "2026-W47"
+
+
+def test_a_send_hour_skipped_by_spring_forward_happens_exactly_once():
+    # Europe/Berlin jumps from 02:00 to 03:00 on Sunday 2026-03-29.
+    got = slots_between("Europe/Berlin", datetime(2026, 3, 28, 0, tzinfo=UTC), datetime(2026, 3, 29, 23, tzinfo=UTC),
+                        day=6, hour=2, frequency="daily")
+    assert got["2026-03-29"] == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 03:00 CEST, just after the jump
+    assert list(got) == ["2026-03-28", "2026-03-29"]
+
+
+def test_an_hour_that_occurs_twice_in_autumn_sends_once():
+    # Europe/Berlin repeats 02:00-03:00 on Sunday 2026-10-25.
+    got = slots_between("Europe/Berlin", datetime(2026, 10, 24, 12, tzinfo=UTC), datetime(2026, 10, 26, 0, tzinfo=UTC),
+                        day=6, hour=2, frequency="daily")
+    assert got == {"2026-10-25": datetime(2026, 10, 25, 0, 0, tzinfo=UTC)}  # the first 02:00 (CEST)
+
+
+@pytest.mark.parametrize("tz, start", [
+    ("Europe/Berlin", datetime(2026, 3, 20, tzinfo=UTC)),
+    ("Europe/Berlin", datetime(2026, 10, 18, tzinfo=UTC)),
+    ("America/St_Johns", datetime(2026, 3, 1, tzinfo=UTC)),
+    ("America/St_Johns", datetime(2026, 10, 25, tzinfo=UTC)),
+    ("Pacific/Kiritimati", datetime(2026, 3, 20, tzinfo=UTC)),
+    ("Asia/Kathmandu", datetime(2026, 10, 18, tzinfo=UTC)),
+    ("Pacific/Pago_Pago", datetime(2026, 3, 1, tzinfo=UTC)),
+])
+def test_weekly_slots_across_dst_weekends_are_one_a_week_at_local_eight(tz, start):
+    got = slots_between(tz, start, start + timedelta(days=21))
+    assert len(got) == 3
+    for instant in got.values():
+        local = instant.astimezone(zone(tz))
+        assert (local.weekday(), local.hour, local.minute) == (0, 8, 0)
+
+
+def test_daily_frequency_has_one_slot_per_local_day():
+    got = slots_between("Asia/Seoul", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 8, tzinfo=UTC),
+                        frequency="daily", hour=7)
+    assert len(got) == 7 and all(v.astimezone(zone("Asia/Seoul")).hour == 7 for v in got.values())
+
+
+def test_day_names_parse_and_bad_ones_say_what_to_write():
+    assert [parse_day(d) for d in ("mon", "Tuesday", "sun", 3, "4")] == [0, 1, 6, 3, 4]
+    with pytest.raises(InputError, match="use mon, tue"):
+        parse_day("someday")
+
+
+def test_unknown_time_zone_is_rejected_with_an_example():
+    with pytest.raises(InputError, match="IANA time zone"):
+        zone("Mars/Olympus")

@@ -1,0 +1,262 @@
+"""The subscribers CSV: import that keeps good lines and names bad ones, lossless spreadsheet-safe export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+from sqlmodel import Session, delete, select
+
+from digest.db import make_engine, upgrade
+from digest.models import Follow, Subscriber, Suppression
+from subscribers.addresses import clean_name
+from subscribers.csvio import EXPORT_COLUMNS, escape_cell, export_csv, import_csv, unescape_cell
+from subscribers.records import add_subscriber, deliverable_query, subscriber_dicts, unsubscribe
+from subscribers.suppression import suppress
+
+from subscribers_helpers import catalog_session, engine, make_catalog, session, _pg_database, _sqlite_template  # noqa: F401
+
+HEADER = "email,name,companies,segments,timezone,send_day,send_hour,frequency,max_articles\n"
+
+
+def write(tmp_path, text: str, name: str = "subs.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def snapshot(session, since: bool = True) -> list[dict]:
+    """Every subscriber as `show --json` prints it, without what a fresh database renumbers or re-dates."""
+    rows = subscriber_dicts(session, list(session.exec(select(Subscriber).order_by(Subscriber.id))))
+    for row in rows:
+        row.pop("created_at")
+        row.pop("id")
+        if not since and row["suppressed"]:
+            row["suppressed"].pop("since")
+    return rows
+
+
+def test_good_lines_are_stored_and_each_bad_line_is_named(catalog_session, tmp_path):
+    path = write(tmp_path, HEADER
+                 + "ana@example.com,Ana Kim,xAI;OpenAI,Data & IP,Asia/Seoul,mon,8,weekly,8\n"
+                 + "not-an-address,Bad,xAI,,UTC,mon,8,weekly,\n"
+                 + '"cr@example.com","Evil\rBcc: x@example.com",xAI,,UTC,mon,8,weekly,\n'
+                 + "tz@example.com,Tz,xAI,,Mars/Olympus,mon,8,weekly,\n"
+                 + "co@example.com,Co,Nonexistent Corp,,UTC,mon,8,weekly,\n"
+                 + "ANA@example.com,Ana Twice,,,UTC,mon,8,weekly,\n"
+                 + "bo@example.com,보람,바이트댄스,Foundation Models,Europe/Berlin,fri,18,daily,\n")
+    report = import_csv(catalog_session, path)
+    catalog_session.commit()
+    assert report.stored == 2
+    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [
+        (3, "email"), (4, "name"), (5, "timezone"), (6, "companies"), (7, "email")]
+    assert report.messages()[0].startswith(f"{path}:3: email: ")
+    assert "line 2" in report.rejected[-1]["error"]
+    stored = {s.email: s for s in catalog_session.exec(select(Subscriber))}
+    assert set(stored) == {"ana@example.com", "bo@example.com"}
+    assert stored["bo@example.com"].max_articles == 8 and stored["bo@example.com"].frequency == "daily"
+
+
+def test_a_quoted_multi_line_cell_is_reported_at_the_line_where_its_record_starts(catalog_session, tmp_path):
+    path = write(tmp_path, HEADER + 'a@example.com,"two\nlines",,,UTC,mon,8,weekly,8\nb@example.com,B,,,UTC,mon,8,weekly,8\n'
+                 + "c@example.com,C,,,Nowhere,mon,8,weekly,8\n")
+    report = import_csv(catalog_session, path)
+    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(2, "name"), (5, "timezone")]
+
+
+def test_importing_the_same_file_again_changes_nothing(catalog_session, tmp_path):
+    path = write(tmp_path, HEADER + "ana@example.com,Ana,xAI,Foundation Models,Asia/Seoul,tue,9,weekly,5\n"
+                 + "bo@example.com,Bo,,,,,,,\n")
+    first = import_csv(catalog_session, path)
+    catalog_session.commit()
+    before = snapshot(catalog_session)
+    again = import_csv(catalog_session, path)
+    catalog_session.commit()
+    assert (first.stored, again.stored, again.updated, again.unchanged) == (2, 0, 0, 2)
+    assert snapshot(catalog_session) == before
+
+
+def test_a_later_import_updates_what_its_columns_say_and_leaves_other_columns(catalog_session, tmp_path):
+    add_subscriber(catalog_session, email="ana@example.com", companies=["xAI"], min_significance=3)
+    catalog_session.commit()
+    report = import_csv(catalog_session, write(tmp_path, "email,companies\nana@example.com,OpenAI\n"))
+    catalog_session.commit()
+    [row] = snapshot(catalog_session)
+    assert report.updated == 1 and row["companies"] == ["OpenAI"] and row["min_significance"] == 3
+
+
+def test_export_then_reimport_changes_nothing_and_formula_names_come_back_unchanged(catalog_session, tmp_path):
+    names = ["=HYPERLINK(\"http://evil\",\"x\")", "+1 555", "-minus", "@at", "\tTabbed", "'=quoted already",
+             "''=twice", "'plain quote", "O'Brien", "김아나", "Ana; Kim, Jr."]
+    for i, name in enumerate(names):
+        add_subscriber(catalog_session, email=f"n{i}@example.com", name=name, companies=["바이트댄스", "xAI"],
+                       segments=["Foundation Models", "Data & IP"], timezone="Asia/Seoul", send_day="sun",
+                       send_hour=23, frequency="daily", max_articles=20, min_significance=2, reading_budget=12,
+                       paused_until="2027-01-02")
+    add_subscriber(catalog_session, email="-dash@example.com", name="Dash")
+    add_subscriber(catalog_session, email="pending@example.com", double_opt_in=True)
+    gone = add_subscriber(catalog_session, email="gone@example.com")
+    unsubscribe(catalog_session, gone.id)
+    catalog_session.commit()
+    before = snapshot(catalog_session)
+    out = tmp_path / "export.csv"
+    assert export_csv(catalog_session, out) == len(names) + 3
+
+    cells = {row["email"]: row for row in csv.DictReader(out.open(encoding="utf-8", newline=""))}
+    assert cells["n0@example.com"]["name"].startswith("'=")
+    assert cells["n1@example.com"]["name"] == "'+1 555"
+    assert cells["'-dash@example.com"]["name"] == "Dash"
+    for row in cells.values():
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+    report = import_csv(catalog_session, out)
+    catalog_session.commit()
+    assert report.rejected == [] and report.skipped == []
+    assert report.stored == report.updated == 0
+    assert snapshot(catalog_session) == before
+
+
+def test_export_reimports_into_an_empty_database_as_the_same_records(catalog_session, tmp_path, engine):
+    add_subscriber(catalog_session, email="ana@example.com", name="=cmd|' /C calc'!A0", companies=["OpenAI"],
+                   segments=["Foundation Models · Case Studies"], reading_budget=9)
+    gone = add_subscriber(catalog_session, email="gone@example.com")
+    unsubscribe(catalog_session, gone.id, reason="complained")
+    catalog_session.commit()
+    snapshot_before = snapshot(catalog_session, since=False)
+    out = tmp_path / "export.csv"
+    export_csv(catalog_session, out)
+    for table in (Suppression, Follow, Subscriber):
+        catalog_session.exec(delete(table))
+    catalog_session.commit()
+    report = import_csv(catalog_session, out)
+    catalog_session.commit()
+    assert report.stored == 2 and report.rejected == []
+    assert snapshot(catalog_session, since=False) == snapshot_before
+
+
+def test_unsubscribed_address_is_not_resubscribed_by_any_later_import(catalog_session, tmp_path):
+    path = write(tmp_path, HEADER + "ana@example.com,Ana,xAI,,UTC,mon,8,weekly,8\n")
+    import_csv(catalog_session, path)
+    unsubscribe(catalog_session, "ana@example.com")
+    catalog_session.commit()
+    for _ in range(3):
+        report = import_csv(catalog_session, path)
+        catalog_session.commit()
+        assert report.stored == report.updated == report.resubscribed == 0
+        assert "unsubscribed" in report.skipped[0]["error"] and "--resubscribe" in report.skipped[0]["error"]
+    assert catalog_session.exec(select(Subscriber)).one().status == "unsubscribed"
+    assert list(catalog_session.exec(deliverable_query())) == []
+
+
+def test_suppressed_address_without_a_record_is_not_created_by_an_import(catalog_session, tmp_path):
+    suppress(catalog_session, "bounce@example.com", "bounced", "550 5.1.1")
+    catalog_session.commit()
+    report = import_csv(catalog_session, write(tmp_path, HEADER + "Bounce@Example.com,B,,,UTC,mon,8,weekly,8\n"))
+    assert report.stored == 0 and len(report.skipped) == 1
+    assert catalog_session.exec(select(Subscriber)).all() == []
+
+
+def test_a_status_column_saying_active_does_not_resubscribe_either(catalog_session, tmp_path):
+    add_subscriber(catalog_session, email="ana@example.com")
+    unsubscribe(catalog_session, "ana@example.com", reason="complained")
+    catalog_session.commit()
+    report = import_csv(catalog_session, write(tmp_path, "email,status\nana@example.com,active\n"))
+    assert len(report.skipped) == 1 and catalog_session.exec(select(Subscriber)).one().status == "complained"
+
+
+def test_only_an_explicit_resubscribe_brings_an_address_back_and_the_report_says_so(catalog_session, tmp_path):
+    add_subscriber(catalog_session, email="ana@example.com")
+    unsubscribe(catalog_session, "ana@example.com")
+    catalog_session.commit()
+    report = import_csv(catalog_session, write(tmp_path, HEADER + "ana@example.com,Ana,,,UTC,mon,8,weekly,8\n"),
+                        resubscribe=True)
+    catalog_session.commit()
+    assert report.resubscribed == 1
+    assert catalog_session.exec(select(Subscriber)).one().status == "active"
+    assert catalog_session.exec(select(Suppression)).all() == []
+
+
+def test_a_status_column_can_unsubscribe_and_that_suppresses(catalog_session, tmp_path):
+    add_subscriber(catalog_session, email="ana@example.com")
+    catalog_session.commit()
+    import_csv(catalog_session, write(tmp_path, "email,status\nana@example.com,unsubscribed\n"))
+    catalog_session.commit()
+    assert catalog_session.get(Suppression, "ana@example.com").reason == "unsubscribed"
+
+
+def test_double_opt_in_import_makes_new_subscribers_pending_and_lists_them(catalog_session, tmp_path):
+    add_subscriber(catalog_session, email="old@example.com")
+    catalog_session.commit()
+    report = import_csv(catalog_session, write(tmp_path, "email\nold@example.com\nnew@example.com\n"), double_opt_in=True)
+    catalog_session.commit()
+    statuses = {s.email: s.status for s in catalog_session.exec(select(Subscriber))}
+    assert statuses == {"old@example.com": "active", "new@example.com": "pending"}
+    assert len(report.pending) == 1
+
+
+def test_header_with_an_unknown_column_rejects_the_file_and_stores_nothing(catalog_session, tmp_path):
+    report = import_csv(catalog_session, write(tmp_path, "email,timezon\nana@example.com,UTC\n"))
+    assert report.rejected[0]["line"] == 1 and "did you mean 'timezone'" in report.rejected[0]["error"]
+    assert catalog_session.exec(select(Subscriber)).all() == []
+
+
+def test_file_without_a_header_row_is_rejected_with_a_hint(catalog_session, tmp_path):
+    report = import_csv(catalog_session, write(tmp_path, "ana@example.com,Ana,,,UTC,mon,8,weekly,8\n"))
+    assert "header" in report.rejected[0]["error"]
+
+
+def test_excel_byte_order_mark_and_crlf_are_accepted(catalog_session, tmp_path):
+    path = write(tmp_path, "\ufeff" + HEADER.replace("\n", "\r\n") + "ana@example.com,김아나,,,UTC,mon,8,weekly,8\r\n")
+    report = import_csv(catalog_session, path)
+    catalog_session.commit()
+    assert report.stored == 1 and catalog_session.exec(select(Subscriber)).one().name == "김아나"
+
+
+def test_line_with_the_wrong_number_of_cells_is_rejected(catalog_session, tmp_path):
+    report = import_csv(catalog_session, write(tmp_path, HEADER + "ana@example.com,Ana\n"))
+    assert report.rejected[0]["line"] == 2 and "cells" in report.rejected[0]["error"]
+
+
+def test_export_header_is_the_import_columns_plus_status_and_the_other_preferences(catalog_session):
+    buffer = io.StringIO()
+    export_csv(catalog_session, buffer)
+    assert buffer.getvalue().splitlines()[0].split(",") == list(EXPORT_COLUMNS)
+    assert HEADER.strip() + ",status" in buffer.getvalue()
+
+
+@given(st.text())
+def test_escaping_a_cell_is_undone_by_import_for_any_text(cell):
+    assert unescape_cell(escape_cell(cell)) == cell
+    assert not escape_cell(cell).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.fixture(scope="module")
+def property_engine(tmp_path_factory):
+    """One SQLite database for all property examples; each example empties it."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('prop') / 'd.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as s:
+        make_catalog(s)
+    yield engine
+    engine.dispose()
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(name=st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=40))
+def test_any_valid_name_survives_export_and_reimport(property_engine, tmp_path_factory, name):
+    out = tmp_path_factory.getbasetemp() / "property-export.csv"
+    with Session(property_engine) as s:
+        s.exec(delete(Subscriber))
+        stored = add_subscriber(s, email="p@example.com", name=name).name
+        assert stored == clean_name(name)
+        s.commit()
+        export_csv(s, out)
+        s.exec(select(Subscriber)).one().name = "changed"
+        s.commit()
+        import_csv(s, out)
+        s.commit()
+        assert s.exec(select(Subscriber)).one().name == stored

@@ -1,0 +1,149 @@
+"""Signed subscriber tokens: per purpose, tamper-proof, rotatable, unsubscribe never expiring."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from digest.config import Settings
+from digest.errors import ConfigError, TokenError
+from subscribers.tokens import PURPOSES, Signer, signer_from_settings
+
+
+def test_token_round_trips_the_subscriber_id_for_every_purpose():
+    signer = Signer(["key-1"])
+    for purpose in PURPOSES:
+        assert signer.read(purpose, signer.make(purpose, 42)) == 42
+
+
+def test_token_is_url_safe():
+    token = Signer(["key-1"]).make("unsubscribe", 123456789, extra={"period": "2026-W48", "ü": "ß"})
+    assert re.fullmatch(r"[A-Za-z0-9_.\-]+", token)
+
+
+def test_extra_data_comes_back_with_the_id():
+    signer = Signer(["key-1"])
+    token = signer.make("feedback", 7, extra={"article": 99, "vote": "up"})
+    assert signer.read("feedback", token) == (7, {"article": 99, "vote": "up"})
+
+
+def test_token_for_one_purpose_is_rejected_for_another():
+    signer = Signer(["key-1"])
+    token = signer.make("preferences", 5)
+    for purpose in set(PURPOSES) - {"preferences"}:
+        with pytest.raises(TokenError):
+            signer.read(purpose, token)
+
+
+@pytest.mark.parametrize("position", [0, 5, -1, -10])
+def test_tampered_token_is_rejected(position):
+    signer = Signer(["key-1"])
+    token = signer.make("unsubscribe", 5)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    chars = list(token)
+    if chars[position] in alphabet:
+        # Flip the highest of the six bits: the low bits of a final character can be padding.
+        chars[position] = alphabet[alphabet.index(chars[position]) ^ 0b100000]
+    else:
+        chars[position] = "A"
+    with pytest.raises(TokenError):
+        signer.read("unsubscribe", "".join(chars))
+
+
+def test_token_with_a_changed_payload_is_rejected():
+    signer = Signer(["key-1"])
+    token = signer.make("unsubscribe", 5)
+    forged_payload = Signer(["key-1"]).make("unsubscribe", 6).split(".")[0]
+    with pytest.raises(TokenError):
+        signer.read("unsubscribe", forged_payload + "." + token.split(".", 1)[1])
+
+
+def test_token_signed_with_a_foreign_key_is_rejected():
+    with pytest.raises(TokenError):
+        Signer(["ours"]).read("unsubscribe", Signer(["theirs"]).make("unsubscribe", 5))
+
+
+def test_token_from_plain_itsdangerous_without_our_salt_is_rejected():
+    foreign = URLSafeTimedSerializer("key-1").dumps([5])
+    with pytest.raises(TokenError):
+        Signer(["key-1"]).read("unsubscribe", foreign)
+
+
+@pytest.mark.parametrize("garbage", ["", "x", "...", "a.b.c", "W10.abc.def", "☃" * 10, "a" * 5000])
+def test_garbage_is_rejected_with_the_same_message_as_a_forged_token(garbage):
+    signer = Signer(["key-1"])
+    with pytest.raises(TokenError) as forged:
+        signer.read("unsubscribe", Signer(["other"]).make("unsubscribe", 1))
+    with pytest.raises(TokenError) as bad:
+        signer.read("unsubscribe", garbage)
+    assert str(bad.value) == str(forged.value)
+    assert "1" not in str(forged.value)  # the message names no subscriber
+
+
+def test_rotated_keys_still_verify_old_links_and_sign_with_the_newest():
+    old = Signer(["2025-key"])
+    rotated = Signer(["2026-key", "2025-key"])
+    old_token = old.make("unsubscribe", 9)
+    assert rotated.read("unsubscribe", old_token) == 9
+    new_token = rotated.make("unsubscribe", 9)
+    assert Signer(["2026-key"]).read("unsubscribe", new_token) == 9
+    with pytest.raises(TokenError):
+        old.read("unsubscribe", new_token)
+
+
+def test_unsubscribe_token_never_expires_even_when_a_max_age_is_asked(monkeypatch):
+    signer = Signer(["key-1"])
+    token = signer.make("unsubscribe", 3)
+    ten_years = 10 * 365 * 24 * 3600
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + ten_years)
+    assert signer.read("unsubscribe", token) == 3
+    assert signer.read("unsubscribe", token, max_age=60) == 3
+
+
+def test_confirm_token_expires_after_its_max_age(monkeypatch):
+    signer = Signer(["key-1"])
+    token = signer.make("confirm", 3)
+    assert signer.read("confirm", token) == 3
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 8 * 24 * 3600)
+    with pytest.raises(TokenError) as info:
+        signer.read("confirm", token)
+    assert getattr(info.value, "expired", False) is True
+
+
+def test_confirm_token_honours_an_explicit_max_age(monkeypatch):
+    signer = Signer(["key-1"])
+    token = signer.make("confirm", 3)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
+    assert signer.read("confirm", token) == 3
+    with pytest.raises(TokenError):
+        signer.read("confirm", token, max_age=60)
+
+
+def test_links_in_a_digest_are_the_same_token_whenever_they_are_made(monkeypatch):
+    signer = Signer(["key-1"])
+    first = {p: signer.make(p, 8, extra={"p": "2026-W48"}) for p in ("unsubscribe", "preferences", "web", "feedback")}
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 86400)
+    assert {p: signer.make(p, 8, extra={"p": "2026-W48"}) for p in first} == first
+
+
+def test_unknown_purpose_is_refused():
+    with pytest.raises(TokenError):
+        Signer(["key-1"]).make("admin", 1)
+
+
+def test_signer_without_a_key_is_a_configuration_error():
+    with pytest.raises(ConfigError):
+        Signer([])
+
+
+def test_signer_from_settings_verifies_tokens_made_with_an_old_key():
+    old_token = Signer(["old-key"]).make("unsubscribe", 11)
+    settings = Settings(secret_key="new-key", secret_keys_old="old-key")
+    assert signer_from_settings(settings).read("unsubscribe", old_token) == 11
