@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from digest.errors import InputError, NotFound
 from digest.models import Company, CompanyAlias, Follow, Segment, Subscriber
+from digest.names import alias_key
 from digest.types import Reader
 
 COMPANY, SEGMENT = "company", "segment"
@@ -33,9 +34,7 @@ def _fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
 
 
-def company_key(name: str) -> str:
-    """The CompanyAlias key of a name: NFC, single spaces, casefolded."""
-    return _fold(name)
+company_key = alias_key  # the CompanyAlias key of a name: NFC, single spaces, casefolded
 
 
 def segment_key(name: str) -> str:
@@ -70,10 +69,6 @@ class Catalog:
             self.aliases.setdefault(company_key(name), company_id)
         self.segments: dict[int, Segment] = {s.id: s for s in session.exec(select(Segment))}
         self.segment_keys = {segment_key(s.name): s.id for s in self.segments.values()}
-        self.children: dict[int, list[int]] = defaultdict(list)
-        for s in self.segments.values():
-            if s.parent_id is not None:
-                self.children[s.parent_id].append(s.id)
 
     def company(self, name: str) -> tuple[int, str]:
         """(id, canonical name) of the company known by name or alias; raises UnknownName."""
@@ -89,18 +84,6 @@ class Catalog:
         if segment_id is None:
             raise UnknownName(SEGMENT, name.strip(), _suggest(name, [s.name for s in self.segments.values()]))
         return segment_id, self.segments[segment_id].name
-
-    def segment_names_with_children(self, segment_id: int) -> set[str]:
-        """The segment and everything inside it: following "A" follows every "A · B"."""
-        names, stack, seen = set(), [segment_id], set()
-        while stack:
-            current = stack.pop()
-            if current in seen or current not in self.segments:
-                continue
-            seen.add(current)
-            names.add(self.segments[current].name)
-            stack.extend(self.children.get(current, ()))
-        return names
 
 
 def resolve_company(session: Session, name: str) -> Company:
@@ -225,36 +208,15 @@ def follow_names(session: Session, subscriber_ids: Sequence[int],
     return result
 
 
-def _reader(subscriber: Subscriber, ids: dict[str, set[int]], catalog: Catalog) -> Reader:
-    segments: set[str] = set()
-    for segment_id in ids[SEGMENT]:
-        segments |= catalog.segment_names_with_children(segment_id)
-    return Reader(
-        id=subscriber.id,
-        email=subscriber.email,
-        name=subscriber.name,
-        timezone=subscriber.timezone,
-        send_day=subscriber.send_day,
-        send_hour=subscriber.send_hour,
-        frequency=subscriber.frequency,
-        max_articles=subscriber.max_articles,
-        min_significance=subscriber.min_significance,
-        reading_budget=subscriber.reading_budget,
-        companies=frozenset(catalog.companies[i] for i in ids[COMPANY] if i in catalog.companies),
-        segments=frozenset(segments),
-        smtputf8=subscriber.smtputf8,
-    )
+def readers_for(session: Session, subscribers: Sequence[Subscriber]) -> list[Reader]:
+    """Readers (plain data for selection) for many subscribers, loaded in bulk.
 
-
-def readers_for(session: Session, subscribers: Sequence[Subscriber], catalog: Catalog | None = None) -> list[Reader]:
-    """Readers for many subscribers: one follow query per thousand, names from one catalog load.
-
-    A followed top-level segment appears with all of its children, so selection can match article
-    segments by plain membership.
+    Segments are the followed names; selection treats a followed "A" as covering every "A · B".
     """
-    catalog = catalog or Catalog(session)
-    ids = follow_ids(session, [s.id for s in subscribers])
-    return [_reader(s, ids[s.id], catalog) for s in subscribers]
+    from digest.queries import load_readers
+
+    readers = load_readers(session, list(subscribers))
+    return [readers[s.id] for s in subscribers]
 
 
 def reader_for(session: Session, subscriber: Subscriber) -> Reader:

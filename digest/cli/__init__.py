@@ -47,28 +47,41 @@ def emit(data: dict, as_json: bool, human: str | None = None) -> None:
     """Print the result: one JSON object with --json, otherwise the human summary."""
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, default=str))
-    elif human is not None:
+    elif human:
         click.echo(human)
 
 
-def fail(message: str, code: int = EXIT_USAGE):
-    click.echo(f"error: {message}", err=True)
+def fail(message: str, code: int = EXIT_USAGE, *, as_json: bool = False):
+    """Say what is wrong (as {"error": ...} with --json) and exit with the contract's code."""
+    if as_json:
+        click.echo(json.dumps({"error": message}, ensure_ascii=False))
+    else:
+        click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
 def handle_errors(fn):
-    """Map the package's errors to the contract's exit codes, with a message that says what to fix."""
+    """Map the package's errors to the contract's exit codes, with a message that says what to fix.
+
+    Configuration and a missing subscriber or file are the operator's to fix (2); an invalid
+    value, including an unknown company or segment name in it, is bad input (1).
+    """
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
+        from subscribers.follows import UnknownName
+
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
+            code, message = EXIT_USAGE, str(exc)
+        except UnknownName as exc:
+            code, message = EXIT_PARTIAL, f"{exc.field}: {exc}"
         except NotFound as exc:
-            fail(str(exc), EXIT_USAGE)
+            code, message = EXIT_USAGE, str(exc)
         except DigestError as exc:
-            fail(str(exc), EXIT_PARTIAL)
+            code, message = EXIT_PARTIAL, str(exc)
+        fail(message, code, as_json=kwargs.get("as_json", False))
 
     return wrapper
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 
 import click
 from sqlmodel import Session
 
-from digest.errors import ConfigError, DigestError, InputError, NotFound, TokenError
+from digest.cli import emit, handle_errors, json_option
+from digest.errors import ConfigError
 from digest.models import Subscriber
 from subscribers.csvio import ImportReport, export_csv, import_csv
 from subscribers.follows import UnknownName, follow, unfollow
@@ -26,42 +25,6 @@ from subscribers.records import (
 )
 from subscribers.suppression import REASONS, suppression_of
 from subscribers.tokens import signer_from_settings
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the result.")
-
-
-def _emit(as_json: bool, payload: dict, text: str | None) -> None:
-    if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False, default=str))
-    elif text:
-        click.echo(text)
-
-
-def handle_errors(command):
-    """Exit codes as in `digest`: an invalid value (address, name, preference, unknown company or
-    segment) exits 1; a subscriber that does not exist or a configuration problem exits 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        as_json = kwargs.get("as_json", False)
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as exc:
-            code, message = 2, str(exc)
-        except UnknownName as exc:
-            code, message = 1, f"{exc.field}: {exc}"
-        except NotFound as exc:
-            code, message = 2, str(exc)
-        except (InputError, TokenError, DigestError) as exc:
-            code, message = 1, str(exc)
-        if as_json:
-            click.echo(json.dumps({"error": message}, ensure_ascii=False))
-        else:
-            click.echo(f"error: {message}", err=True)
-        sys.exit(code)
-
-    return wrapper
-
 
 def _session(ctx: click.Context) -> Session:
     obj = ctx.obj
@@ -151,7 +114,7 @@ def add_command(ctx, email, name, companies, segments, double_opt_in, resubscrib
             link = confirmation_link(settings.base_url, signer_from_settings(settings), subscriber)
             payload["confirm_link"] = link
             text += f"\nconfirmation link (send it to the subscriber): {link}"
-    _emit(as_json, payload, text)
+    emit(payload, as_json, text)
 
 
 @subscribers_group.command("import")
@@ -202,7 +165,7 @@ def import_command(ctx, files, resubscribe, double_opt_in, dry_run, as_json):
             summary += f"; {len(report.pending)} pending confirmation (links in --json output)"
         click.echo(summary)
     else:
-        _emit(True, payload, None)
+        emit(payload, True)
     sys.exit(0 if report.ok else 1)
 
 
@@ -223,7 +186,7 @@ def export_command(ctx, out, status, bom, as_json):
         target = out if out else sys.stdout
         count = export_csv(session, target, status=status, bom=bom)
     if out:
-        _emit(as_json, {"exported": count, "out": out}, f"exported {count} subscriber(s) to {out}")
+        emit({"exported": count, "out": out}, as_json, f"exported {count} subscriber(s) to {out}")
 
 
 @subscribers_group.command("list")
@@ -241,7 +204,7 @@ def list_command(ctx, status, company, segment, limit, offset, as_json):
         rows = subscriber_dicts(session, list_subscribers(session, status=status, company=company, segment=segment,
                                                          limit=limit, offset=offset))
     text = "\n".join(_describe(r) for r in rows) if rows else "no subscribers"
-    _emit(as_json, {"count": len(rows), "subscribers": rows}, text)
+    emit({"count": len(rows), "subscribers": rows}, as_json, text)
 
 
 @subscribers_group.command("show")
@@ -253,7 +216,7 @@ def show_command(ctx, subscriber, as_json):
     """Show one subscriber (by address or #id)."""
     with _session(ctx) as session:
         row = subscriber_dicts(session, [get_subscriber(session, subscriber)])[0]
-    _emit(as_json, {"subscriber": row}, _show_text(row))
+    emit({"subscriber": row}, as_json, _show_text(row))
 
 
 @subscribers_group.command("unsubscribe")
@@ -269,7 +232,7 @@ def unsubscribe_command(ctx, subscriber, reason, detail, as_json):
         changed = unsubscribe(session, subscriber, reason=reason, detail=detail)
         session.commit()
     text = f"{subscriber}: {'suppressed (' + reason + ')' if changed else 'already suppressed'}"
-    _emit(as_json, {"changed": changed, "reason": reason}, text)
+    emit({"changed": changed, "reason": reason}, as_json, text)
 
 
 def _follow_command(name: str, add: bool):
@@ -292,7 +255,7 @@ def _follow_command(name: str, add: bool):
             row = subscriber_dicts(session, [record])[0]
         verb = "now follows" if add else "no longer follows"
         text = f"#{row['id']} {verb} {', '.join(changed)}" if changed else f"#{row['id']}: nothing changed"
-        _emit(as_json, {"changed": changed, "subscriber": row}, text)
+        emit({"changed": changed, "subscriber": row}, as_json, text)
 
     return command
 
@@ -320,4 +283,4 @@ def set_command(ctx, subscriber, name, email, resubscribe, as_json, **prefs):
         session.commit()
         row = subscriber_dicts(session, [record])[0]
     text = {UNCHANGED: "nothing changed", RESUBSCRIBED: "resubscribed (suppression lifted)"}.get(action, "updated")
-    _emit(as_json, {"action": action, "subscriber": row}, f"{text}: {_describe(row)}")
+    emit({"action": action, "subscriber": row}, as_json, f"{text}: {_describe(row)}")

@@ -1,0 +1,337 @@
+"""Selection rules, one behaviour per test: window, matching, rating, repeats, stories, coverage, limits."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from digest.config import Settings
+from digest.errors import ConfigError
+from digest.selection import (
+    Selection,
+    SelectionError,
+    SelectionOptions,
+    Selector,
+    prepare,
+    rating,
+    select,
+    window,
+)
+from selection_helpers import END, art, reader, url
+
+FM_CASES = "Foundation Models · Case Studies"
+FM_DEBATES = "Foundation Models · Open Debates"
+
+
+def ids(selection: Selection) -> list[int]:
+    return [c.article.id for c in selection.choices]
+
+
+def pick(articles, who, **kw) -> Selection:
+    kw.setdefault("watermark", None)
+    return select(articles, who, end=END, **kw)
+
+
+# -- window ------------------------------------------------------------------------------------
+
+
+def test_first_digest_looks_back_seven_days():
+    assert window(END, None) == (END - timedelta(days=7), END)
+
+
+def test_watermark_inside_the_lookback_starts_the_window():
+    mark = END - timedelta(days=3)
+    assert window(END, mark) == (mark, END)
+
+
+def test_paused_reader_gets_at_most_the_lookback_limit():
+    assert window(END, END - timedelta(days=30), SelectionOptions(lookback_days=10)) == (END - timedelta(days=10), END)
+
+
+def test_watermark_after_the_end_gives_an_empty_window_not_a_negative_one():
+    assert window(END, END + timedelta(hours=1)) == (END, END)
+
+
+def test_naive_end_is_refused():
+    with pytest.raises(SelectionError):
+        window(END.replace(tzinfo=None), None)
+
+
+def test_window_is_half_open_start_included_end_excluded():
+    articles = [art(1, age=timedelta(days=7)), art(2, age=timedelta(0)), art(3, age=timedelta(days=7, seconds=1))]
+    assert ids(pick(articles, reader(["xAI"]))) == [1]
+
+
+def test_articles_published_since_the_watermark_only():
+    articles = [art(1, age=1), art(2, age=5)]
+    result = pick(articles, reader(["xAI"]), watermark=END - timedelta(days=3))
+    assert ids(result) == [1]
+    assert result.window_start == END - timedelta(days=3)
+
+
+def test_a_paused_week_keeps_the_articles_published_meanwhile():
+    # The last delivered digest was two weeks ago; last week's was skipped: its articles still come.
+    articles = [art(1, age=6), art(2, age=2)]
+    assert sorted(ids(pick(articles, reader(["xAI"]), watermark=END - timedelta(days=14)))) == [1, 2]
+
+
+# -- matching and reasons ----------------------------------------------------------------------
+
+
+def test_a_secondary_company_matches_and_is_named():
+    result = pick([art(1, companies=("xAI", "OpenAI"))], reader(["OpenAI"]))
+    assert result.choices[0].reasons == ("You follow OpenAI",)
+
+
+def test_a_parent_segment_covers_its_children_and_is_named():
+    result = pick([art(1, companies=("Tomoro",), segments=(FM_CASES,))], reader(segments=["Foundation Models"]))
+    assert result.choices[0].reasons == ("You follow Foundation Models",)
+
+
+def test_a_child_segment_does_not_cover_its_sibling():
+    result = pick([art(1, companies=("Tomoro",), segments=(FM_DEBATES,))], reader(segments=[FM_CASES]))
+    assert result.choices == ()
+
+
+def test_reasons_list_companies_then_segments_in_the_articles_order():
+    article = art(1, companies=("xAI", "OpenAI"), segments=("Data & IP", FM_CASES))
+    who = reader(["OpenAI", "xAI"], ["Foundation Models", "Data & IP"])
+    assert pick([article], who).choices[0].reasons == (
+        "You follow xAI", "You follow OpenAI", "You follow Data & IP", "You follow Foundation Models",
+    )
+
+
+def test_names_match_regardless_of_case_and_spacing_and_the_readers_spelling_is_shown():
+    article = art(1, companies=("XAI",), segments=("Foundation Models·Case Studies",))
+    result = pick([article], reader(["xai"], ["foundation models · case studies"]))
+    assert result.choices[0].reasons == ("You follow xai", "You follow foundation models · case studies")
+
+
+def test_unfollowed_articles_are_never_chosen():
+    assert ids(pick([art(1, companies=("Anthropic",)), art(2)], reader(["xAI"]))) == [2]
+
+
+def test_a_company_and_a_segment_with_the_same_name_stay_apart():
+    assert pick([art(1, companies=("Robotics",))], reader(segments=["Robotics"])).choices == ()
+
+
+# -- rating and order --------------------------------------------------------------------------
+
+
+def test_rating_weighs_significance_twice_novelty_by_default():
+    assert rating(art(1, novelty=3, significance=1)) == 5.0
+    assert rating(art(1, novelty=1, significance=3)) == 7.0
+
+
+def test_choices_are_ordered_by_rating_then_newest_then_url():
+    articles = [
+        art(1, novelty=3, significance=1, age=1),  # 5
+        art(2, novelty=1, significance=3, age=3),  # 7
+        art(3, novelty=1, significance=3, age=2),  # 7, newer
+        art(14, novelty=2, significance=2, age=4),  # 6
+        art(13, novelty=2, significance=2, age=4),  # 6, same time: url order
+    ]
+    result = pick(articles, reader(["xAI"]), options=SelectionOptions(max_per_company=10))
+    assert ids(result) == [3, 2, 13, 14, 1]
+    assert [c.rating for c in result.choices] == [7.0, 7.0, 6.0, 6.0, 5.0]
+
+
+def test_weights_are_configurable():
+    articles = [art(1, novelty=3, significance=1), art(2, novelty=1, significance=3)]
+    novelty_first = SelectionOptions(weight_novelty=3.0, weight_significance=1.0)
+    assert ids(pick(articles, reader(["xAI"]), options=novelty_first)) == [1, 2]
+    assert ids(pick(articles, reader(["xAI"]))) == [2, 1]
+
+
+def test_articles_below_the_readers_minimum_significance_are_left_out():
+    articles = [art(1, significance=1, novelty=3), art(2, significance=2)]
+    assert ids(pick(articles, reader(["xAI"], min_significance=2))) == [2]
+
+
+def test_a_week_below_the_minimum_significance_says_so():
+    result = pick([art(1, significance=1)], reader(["xAI"], min_significance=3))
+    assert result.choices == ()
+    assert "minimum significance of 3" in result.skip_reason
+
+
+# -- repeats -----------------------------------------------------------------------------------
+
+
+def test_an_article_already_received_is_never_chosen_again_by_id_or_by_url():
+    articles = [art(1), art(2), art(3)]
+    result = pick(articles, reader(["xAI"]), received_ids=frozenset({1}), received_urls=frozenset({url(2)}))
+    assert ids(result) == [3]
+
+
+def test_consecutive_weekly_digests_never_repeat_an_article():
+    articles = [art(i, age=random.Random(i).uniform(0, 20)) for i in range(1, 60)]
+    selector = prepare(articles)
+    received: set[int] = set()
+    for week in (2, 1, 0):
+        end = END - timedelta(days=7 * week)
+        result = selector.select(reader(["xAI"], max_articles=5), end=end, watermark=end - timedelta(days=7),
+                                 received_ids=frozenset(received))
+        chosen = set(ids(result))
+        assert chosen.isdisjoint(received)
+        received |= chosen
+
+
+# -- stories -----------------------------------------------------------------------------------
+
+
+def test_related_articles_form_one_story_shown_by_the_best_rated():
+    articles = [art(1, significance=1, related=[2]), art(2, significance=3), art(3, significance=1, related=[2], age=2)]
+    result = pick(articles, reader(["xAI"]))
+    assert ids(result) == [2]
+    assert [a.id for a in result.choices[0].connected] == [1, 3]  # newest first
+    assert result.more_count == 0
+
+
+def test_a_story_links_one_hop_so_a_chain_does_not_fold_a_week_into_one_item():
+    # 1 - 2 - 3 - 4 in a chain; 1 is best: its story is {1, 2}; 3 heads its own story with 4.
+    articles = [art(1, significance=3, related=[2]), art(2, significance=2, related=[3]),
+                art(3, significance=2, novelty=1, related=[4]), art(4, significance=1)]
+    result = pick(articles, reader(["xAI"]))
+    assert ids(result) == [1, 3]
+    assert [[a.id for a in c.connected] for c in result.choices] == [[2], [4]]
+
+
+def test_a_related_article_the_reader_does_not_follow_is_not_listed():
+    articles = [art(1, related=[2]), art(2, companies=("Anthropic",))]
+    assert pick(articles, reader(["xAI"])).choices[0].connected == ()
+
+
+def test_an_article_related_to_one_received_is_marked_as_an_update():
+    articles = [art(1, age=9), art(2, related=[1]), art(3, companies=("xAI",))]
+    result = pick(articles, reader(["xAI"]), received_ids=frozenset({1}))
+    assert {c.article.id: c.is_update for c in result.choices} == {2: True, 3: False}
+
+
+def test_a_link_to_a_received_article_outside_the_candidates_marks_an_update():
+    articles = [art(2, related=["https://amw.example/news/old"])]
+    result = pick(articles, reader(["xAI"]), received_urls=frozenset({"https://amw.example/news/old"}))
+    assert result.choices[0].is_update
+
+
+def test_a_received_article_linking_to_a_new_one_marks_it_an_update():
+    articles = [art(1, age=3, related=[2]), art(2)]
+    assert pick(articles, reader(["xAI"]), received_ids=frozenset({1})).choices[0].is_update
+
+
+# -- coverage, cap, maximum, budget ------------------------------------------------------------
+
+
+def test_every_follow_gets_its_best_article_before_any_gets_a_second():
+    articles = [art(i, companies=("xAI",), significance=3, novelty=3) for i in range(1, 6)]
+    articles += [art(10, companies=("Anthropic",), significance=1, novelty=1),
+                 art(20, companies=("Tomoro",), segments=(FM_CASES,), significance=1, novelty=2)]
+    result = pick(articles, reader(["xAI", "Anthropic"], ["Foundation Models"], max_articles=3))
+    assert sorted(ids(result)) == [1, 10, 20]
+
+
+def test_coverage_picks_in_the_order_of_each_follows_best_article():
+    articles = [art(1, companies=("A",), significance=3), art(2, companies=("B",), significance=2),
+                art(3, companies=("C",), significance=1)]
+    assert ids(pick(articles, reader(["A", "B", "C"], max_articles=2))) == [1, 2]
+
+
+def test_no_more_than_three_from_one_primary_company_while_others_qualify():
+    articles = [art(i, companies=("xAI",), significance=3) for i in range(1, 7)]
+    articles += [art(10, companies=("OpenAI",), significance=1), art(11, companies=("OpenAI", "xAI"), significance=1)]
+    result = pick(articles, reader(["xAI", "OpenAI"], max_articles=5))
+    assert ids(result) == [1, 2, 3, 10, 11]
+
+
+def test_the_cap_gives_way_once_no_other_company_qualifies():
+    articles = [art(i, companies=("xAI",), significance=3) for i in range(1, 7)] + [art(10, companies=("OpenAI",))]
+    result = pick(articles, reader(["xAI", "OpenAI"], max_articles=8))
+    assert sorted(ids(result)) == [1, 2, 3, 4, 5, 6, 10]
+
+
+def test_the_company_cap_is_configurable():
+    articles = [art(i, significance=3) for i in range(1, 5)]
+    articles += [art(10, companies=("OpenAI",)), art(11, companies=("Anthropic",), age=2)]
+    result = pick(articles, reader(["xAI", "OpenAI", "Anthropic"], max_articles=3),
+                  options=SelectionOptions(max_per_company=1))
+    assert ids(result) == [1, 10, 11]
+
+
+def test_never_more_than_the_readers_maximum_and_the_rest_is_counted():
+    articles = [art(i, companies=(f"C{i}",)) for i in range(1, 13)]
+    result = pick(articles, reader([f"C{i}" for i in range(1, 13)], max_articles=8))
+    assert len(result.choices) == 8
+    assert result.more_count == 4
+
+
+def test_a_reading_budget_is_filled_from_read_minutes():
+    articles = [art(1, significance=3, minutes=6, companies=("A",)), art(2, significance=3, minutes=5, companies=("B",)),
+                art(3, significance=2, minutes=3, companies=("C",)), art(4, significance=1, minutes=1, companies=("D",))]
+    result = pick(articles, reader(["A", "B", "C", "D"], reading_budget=10))
+    assert ids(result) == [1, 3, 4]
+    assert sum(c.article.read_minutes for c in result.choices) <= 10
+
+
+def test_nothing_that_fits_the_budget_sends_nothing_and_says_why():
+    result = pick([art(1, minutes=12)], reader(["xAI"], reading_budget=5))
+    assert result.choices == ()
+    assert "reading budget of 5 minutes" in result.skip_reason
+
+
+# -- empty weeks and determinism ---------------------------------------------------------------
+
+
+def test_an_empty_week_sends_nothing_and_records_why():
+    result = pick([art(1, age=9), art(2, companies=("Anthropic",))], reader(["xAI"]))
+    assert result.choices == ()
+    assert result.skip_reason == "no new articles about what you follow in the last 7 days"
+
+
+def test_an_empty_shortened_window_speaks_of_the_last_digest():
+    result = pick([art(1, age=5)], reader(["xAI"]), watermark=END - timedelta(days=2))
+    assert result.skip_reason == "no new articles about what you follow since your last digest"
+
+
+def test_a_reader_who_follows_nothing_gets_nothing_with_a_reason():
+    assert pick([art(1)], reader()).skip_reason == "you do not follow any company or segment yet"
+
+
+def test_a_non_empty_selection_has_no_skip_reason():
+    assert pick([art(1)], reader(["xAI"])).skip_reason is None
+
+
+def test_the_same_input_in_any_order_gives_the_same_output():
+    rng = random.Random(7)
+    articles = [art(i, companies=(rng.choice(["xAI", "OpenAI", "Anthropic"]),), segments=(rng.choice([FM_CASES, FM_DEBATES, "Data & IP"]),),
+                    significance=rng.randint(1, 3), novelty=rng.randint(1, 3), age=rng.randint(0, 6),
+                    related=[rng.randint(1, 40)] if rng.random() < 0.3 else [])
+                for i in range(1, 41)]
+    who = reader(["xAI", "OpenAI"], ["Foundation Models"])
+    first = repr(pick(articles, who))
+    for _ in range(5):
+        rng.shuffle(articles)
+        assert repr(pick(articles, who)) == first
+
+
+def test_one_prepared_selector_answers_like_select_for_every_reader():
+    articles = [art(i, companies=(["xAI", "OpenAI", "Anthropic"][i % 3],), significance=1 + i % 3, age=i % 8)
+                for i in range(1, 30)]
+    selector = Selector(articles)
+    for who in (reader(["xAI"]), reader(["OpenAI", "Anthropic"], max_articles=2), reader(["xAI"], min_significance=3)):
+        for mark in (None, END - timedelta(days=2)):
+            assert selector.select(who, end=END, watermark=mark) == pick(articles, who, watermark=mark)
+
+
+# -- options -----------------------------------------------------------------------------------
+
+
+def test_options_come_from_the_settings():
+    settings = Settings(lookback_days=10, weight_novelty=1.5, weight_significance=3.0, max_company_articles=2)
+    assert SelectionOptions.from_settings(settings) == SelectionOptions(10, 1.5, 3.0, 2)
+
+
+@pytest.mark.parametrize("bad", [dict(lookback_days=0), dict(max_per_company=0), dict(weight_novelty=-1)])
+def test_impossible_options_are_a_configuration_error(bad):
+    with pytest.raises(ConfigError):
+        SelectionOptions(**bad)
