@@ -111,21 +111,27 @@ def _owned(session: Session, digest_id: int, owner: str) -> Digest | None:
     return row
 
 
-def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[int], *, now: datetime) -> bool:
-    begin_write(session)
-    row = _owned(session, digest_id, owner)
-    if row is None:
-        session.rollback()
+def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[int], *, now: datetime,
+              subscriber_id: int) -> bool:
+    """Record an accepted send and what it carried, in one short transaction.
+
+    Runs once per message on the hot path, so it is two Core statements: the guarded state
+    change (only the lease holder may record it) and one multi-row insert of the items.
+    """
+    table = Digest.__table__
+    if session.in_transaction():
+        session.commit()
+    result = session.execute(
+        sa.update(table)
+        .where(table.c.id == digest_id, table.c.state == SENDING, table.c.lease_owner == owner)
+        .values(state=SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None, last_error=None))
+    if result.rowcount != 1:
+        session.rollback()  # the lease was lost to another worker; it owns the outcome now
         return False
-    row.state, row.sent_at, row.updated_at = SENT, now, now
-    row.lease_owner = row.lease_expires_at = None
-    row.last_error = None
-    session.add(row)
-    existing = set(session.exec(select(DigestItem.article_id).where(DigestItem.digest_id == digest_id)).all())
-    for position, article_id in enumerate(article_ids):
-        if article_id not in existing:
-            session.add(DigestItem(digest_id=digest_id, article_id=article_id,
-                                   subscriber_id=row.subscriber_id, position=position))
+    if article_ids:
+        session.execute(sa.insert(DigestItem.__table__), [
+            {"digest_id": digest_id, "article_id": article_id, "subscriber_id": subscriber_id, "position": position}
+            for position, article_id in enumerate(dict.fromkeys(article_ids))])
     session.commit()
     return True
 

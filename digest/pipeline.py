@@ -203,33 +203,47 @@ class Pipeline:
                             message_domain=self.message_domain, digest_ids=digest_ids)
 
     @property
+    def envelope_sender(self) -> str:
+        return split_address(self.settings.from_address)[1]
+
+    @property
     def message_domain(self) -> str:
         return self.settings.from_address.rpartition("@")[2].strip(" >") or "localhost"
 
     def process(self, session: Session, mailer, claims: list[ledger.Claim], owner: str, now: datetime,
                 counts: RunCounts, *, stop: Callable[[], bool] | None = None,
                 on_progress: Callable[[], None] | None = None) -> RunCounts:
-        """Build, send and record claimed rows; each outcome is recorded as soon as it is known."""
+        """Build, send and record claimed rows; each outcome is recorded as soon as it is known.
+
+        Each digest is built only when the mailer asks for the next message, so with several
+        connections the building of one overlaps the sending of others, and an unsubscribe or a
+        stop request that arrives mid-run still holds back everything not yet handed over.
+        """
         counts.due += len(claims)
-        pending = self._prepare_batch(session, claims, owner, now, counts)
+        subscribers = list(session.exec(
+            select(Subscriber).where(Subscriber.id.in_([c.subscriber_id for c in claims]))))
+        readers = queries.load_readers(session, subscribers)
+        history = queries.load_history(session, list(readers))
+        session.commit()
         in_flight: dict[str, tuple] = {}
 
         def messages():
-            # Consumed by the mailer just before each send, so an unsubscribe that arrives
-            # mid-run, or a stop request, still holds back what is not yet out.
-            for index, (claim, out, article_ids) in enumerate(pending):
+            for index, claim in enumerate(claims):
                 if stop and stop():
-                    rest = [c.digest_id for c, _, _ in pending[index:]]
+                    rest = [c.digest_id for c in claims[index:]]
                     ledger.release(session, rest, owner, now=now)
                     counts.due -= len(rest)
                     return
-                if not queries.still_sendable(session, claim.subscriber_id):
+                reader = readers.get(claim.subscriber_id)
+                if reader is None or not queries.still_sendable(session, claim.subscriber_id):
                     ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
-                                      "unsubscribed or suppressed during the run", now=now)
+                                      "unsubscribed, suppressed or deleted during the run", now=now)
                     counts.skipped += 1
                     continue
-                in_flight[out.key] = (claim, article_ids)
-                yield out
+                item = self._build_claim(session, claim, reader, history[reader.id], owner, now, counts)
+                if item is not None:
+                    in_flight[item[0].key] = (claim, item[1])
+                    yield item[0]
 
         def on_result(out: Outgoing, result) -> None:
             claim, article_ids = in_flight.pop(out.key)
@@ -239,6 +253,27 @@ class Pipeline:
 
         mailer.send_messages(messages(), on_result=on_result)
         return counts
+
+    def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, list[int]] | None:
+        """The message for one claimed row, or None when it was recorded as skipped or failed."""
+        try:
+            built = self.build(session, reader, Slot(claim.period, claim.scheduled_for), history,
+                               message_id=claim.message_id, now=now)
+        except Exception as exc:  # one broken digest must not stop the others
+            log.exception("digest %s: could not be built", claim.digest_id)
+            ledger.mark_final(session, claim.digest_id, owner, ledger.FAILED, f"build: {exc}", now=now)
+            counts.failed += 1
+            return None
+        if built.message is None:
+            ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
+                              built.selection.skip_reason or "nothing to send", now=now)
+            counts.skipped += 1
+            return None
+        article_ids = [c.article.id for c in built.issue.choices]
+        article_ids += [a.id for c in built.issue.choices for a in c.connected]
+        out = Outgoing(key=claim.message_id.strip("<>"), sender=self.envelope_sender, recipient=reader.email,
+                       data=built.message, message_id=claim.message_id, smtputf8=reader.smtputf8)
+        return out, article_ids
 
     def _dry_run(self, session: Session, as_of: datetime) -> RunCounts:
         """What a send would do now, computed without writing anything."""
@@ -266,46 +301,12 @@ class Pipeline:
     def _recover_dead_owners(self, session: Session, now: datetime) -> None:
         ledger.expire_leases(session, now, is_dead=lambda owner: not _owner_alive(owner))
 
-    def _prepare_batch(self, session, claims, owner, as_of, counts):
-        subscribers = {s.id: s for s in session.exec(
-            select(Subscriber).where(Subscriber.id.in_([c.subscriber_id for c in claims])))}
-        readers = queries.load_readers(session, list(subscribers.values()))
-        history = queries.load_history(session, list(readers))
-        pending = []
-        for claim in claims:
-            reader = readers.get(claim.subscriber_id)
-            if reader is None:
-                ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED, "subscriber deleted", now=as_of)
-                counts.skipped += 1
-                continue
-            slot = Slot(claim.period, claim.scheduled_for)
-            try:
-                built = self.build(session, reader, slot, history[reader.id], message_id=claim.message_id,
-                                   now=as_of)
-            except Exception as exc:  # one broken digest must not stop the others
-                log.exception("digest %s: could not be built", claim.digest_id)
-                ledger.mark_final(session, claim.digest_id, owner, ledger.FAILED, f"build: {exc}", now=as_of)
-                counts.failed += 1
-                continue
-            if built.message is None:
-                ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
-                                  built.selection.skip_reason or "nothing to send", now=as_of)
-                counts.skipped += 1
-                continue
-            article_ids = [c.article.id for c in built.issue.choices]
-            article_ids += [a.id for c in built.issue.choices for a in c.connected if a.id not in article_ids]
-            out = Outgoing(key=claim.message_id.strip("<>"), sender=split_address(self.settings.from_address)[1],
-                           recipient=reader.email, data=built.message, message_id=claim.message_id,
-                           smtputf8=reader.smtputf8)
-            pending.append((claim, out, article_ids))
-        return pending
-
     def _record(self, session, claim, out, article_ids, result, owner, now, counts):
         if result.accepted:
-            ledger.mark_sent(session, claim.digest_id, owner, article_ids, now=now)
+            ledger.mark_sent(session, claim.digest_id, owner, article_ids, now=now, subscriber_id=claim.subscriber_id)
             counts.sent += 1
             return
-        detail = f"{result.code or ''} {result.enhanced or ''} {result.detail}".strip()
+        detail = result.detail or f"{result.code or ''} {result.enhanced or ''}".strip() or result.status
         log.warning("digest %s to subscriber %s: %s: %s", claim.digest_id, claim.subscriber_id, result.status, detail)
         if result.status == DEFERRED:
             state = ledger.mark_retry(session, claim.digest_id, owner, detail, now=now,

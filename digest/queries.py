@@ -134,10 +134,18 @@ def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
     return session.exec(select(Subscriber).where(Subscriber.email_key == email_key_of(email))).first()
 
 
+_STILL_SENDABLE = (
+    sa.select(Subscriber.__table__.c.id)
+    .where(Subscriber.__table__.c.id == sa.bindparam("sid"), Subscriber.__table__.c.status == "active")
+    .where(~sa.exists().where(Suppression.__table__.c.email_key == Subscriber.__table__.c.email_key))
+)
+
+
 def still_sendable(session: Session, subscriber_id: int) -> bool:
-    """Re-checked just before each send: active and not suppressed at this moment."""
-    found = session.exec(
-        select(Subscriber.id).where(Subscriber.id == subscriber_id, Subscriber.status == "active")
-        .where(~sa.exists().where(Suppression.email_key == Subscriber.email_key))).first()
+    """Re-checked just before each send: active and not suppressed at this moment.
+
+    A Core statement built once: this runs for every message on the hot path.
+    """
+    found = session.execute(_STILL_SENDABLE, {"sid": subscriber_id}).first()
     session.commit()  # end the read so the next check sees fresh data
     return found is not None

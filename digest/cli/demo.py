@@ -106,5 +106,5 @@ def _print_summary(result: dict, app: App, end: datetime) -> None:
         box = result["outbox"]
         click.echo(f"The outbox {box['path']}/ holds {box['files']} .eml files: open one in a mail client, or")
     click.echo("look at one reader's issue:\n"
-               f"  digest preview ana@example.com --as-of {end:%Y-%m-%dT%H:%MZ} --out preview.html\n"
-               "  digest serve    (staff preview at http://127.0.0.1:8000/)")
+               f"  ./run digest preview ana@example.com --as-of {end:%Y-%m-%dT%H:%MZ} --out preview.html\n"
+               "  ./run digest serve    (staff preview at http://127.0.0.1:8000/)")
