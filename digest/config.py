@@ -60,6 +60,7 @@ class Settings:
     dkim_domain: str | None = None
     dkim_private_key: str | None = None
     staff_token: str | None = None
+    staff_addresses: str = ""
     double_opt_in: bool = False
     email_check_deliverability: bool = False
 

@@ -76,13 +76,13 @@ def _owner_alive(owner: str | None) -> bool:
 class Pipeline:
     """One configured pipeline: settings, engine, renderer, signer; mailer given per run."""
 
-    def __init__(self, engine: Engine, settings: Settings):
+    def __init__(self, engine: Engine, settings: Settings, *, renderer: Renderer | None = None):
         from subscribers.tokens import Signer
 
         self.engine = engine
         self.settings = settings
-        self.renderer = Renderer(settings.templates_dir, company_url=settings.company_url,
-                                 postal_address=settings.postal_address, base_url=settings.base_url)
+        self.renderer = renderer or Renderer(settings.templates_dir, company_url=settings.company_url,
+                                             postal_address=settings.postal_address, base_url=settings.base_url)
         self.signer = Signer(secret_keys(settings))
         self.options = SelectionOptions.from_settings(settings)
         self.dkim = DkimKey.from_settings(settings)
@@ -94,13 +94,16 @@ class Pipeline:
         return latest_slot(tz_name=reader.timezone, send_day=reader.send_day, send_hour=reader.send_hour,
                            frequency=reader.frequency, as_of=as_of)
 
-    def links(self, reader: Reader, period: str) -> Links:
+    def links(self, reader: Reader, period: str, articles: tuple[ArticleData, ...] = ()) -> Links:
+        from subscribers.feedback import feedback_links
+
         base = self.settings.base_url.rstrip("/")
         return Links(
             unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', reader.id)}",
             preferences=f"{base}/preferences/{self.signer.make('preferences', reader.id)}",
             web_version=f"{base}/web/{self.signer.make('web', reader.id, extra={'p': period})}",
             base=base,
+            feedback={a.id: feedback_links(self.signer, base, reader, a) for a in articles},
         )
 
     def _selector(self, session: Session, start: datetime, end: datetime):
@@ -123,7 +126,7 @@ class Pipeline:
                       window_end=selection.window_end, choices=selection.choices, more_count=selection.more_count)
         if not selection.choices and not self.settings.quiet_week_note:
             return Built(issue, selection, None, None)
-        links = self.links(reader, slot.period)
+        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
         rendered = self.renderer.render(issue, links)
         data = build_message(
             rendered, sender=self.settings.from_address, recipient=reader.email, recipient_name=reader.name,

@@ -490,12 +490,23 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
         segments=tuple(s for s in (shorten(clean(s), *MAX_NAME) for s in a.segments[:MAX_SEGMENTS]) if s),
         tags=tuple(t for t in (shorten(clean(t), 30, 60) for t in a.tags[:MAX_TAGS]) if t),
         why=shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY),
+        fb=None,  # this reader's feedback links, set per render
         connected=tuple(
             View(age=age_label(r.published_at, reference), title=shorten(clean(r.title), *MAX_CONNECTED_TITLE),
                  url=r.url)
             for r in choice.connected[:MAX_CONNECTED]
         ),
     )
+
+
+def _feedback(links: dict | None) -> View | None:
+    """One pair of feedback links for a card: about its followed company, else its segment."""
+    for kind in ("company", "segment"):
+        entry = (links or {}).get(kind)
+        if entry and entry.get("name"):
+            return View(name=shorten(clean(entry["name"]), *MAX_NAME), more_url=entry["more"],
+                        less_url=entry["less"])
+    return None
 
 
 def _html_value(value, key: str = ""):
@@ -617,6 +628,11 @@ class Renderer:
         period_label, window_label = _period_label(issue, tz)
         cards = [_card(c, reference, self.company_url) for c in issue.choices]
         html_cards = [_html_card(c, reference, self.company_url) for c in issue.choices]
+        if links.feedback:
+            # Cards are cached across readers; the signed feedback links are this reader's own.
+            feedback = [_feedback(links.feedback.get(c.article.id)) for c in issue.choices]
+            cards = [View(**{**vars(card), "fb": fb}) for card, fb in zip(cards, feedback)]
+            html_cards = [View(**{**vars(card), "fb": _html_value(fb)}) for card, fb in zip(html_cards, feedback)]
         name = shorten(clean(issue.reader.name).split(" ")[0], 40) if clean(issue.reader.name) else ""
         follows = _follows(issue)
         base = {

@@ -82,6 +82,9 @@ class Links:
     preferences: str
     web_version: str
     base: str = ""
+    # Per article id: {"company"|"segment": {"name", "more", "less"} | None}, the signed
+    # "more like this" / "less of this" links of each card.
+    feedback: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

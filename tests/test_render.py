@@ -434,3 +434,26 @@ def test_spamassassin_local_rules_score_a_digest_below_3(renderer, make):
     msg.set_content(out.text)
     msg.add_alternative(out.html, subtype="html")
     assert _spamassassin_score(msg.as_bytes(policy=email.policy.SMTP)) < 3
+
+
+def _feedback_links(the_issue, name='<b>"A&B"</b> {{ 7*7 }}'):
+    from dataclasses import replace
+
+    feedback = {c.article.id: {"company": {"name": name, "more": f"https://x.example/feedback/m{i}?a=1&b='2'",
+                                           "less": f"https://x.example/feedback/l{i}"}, "segment": None}
+                for i, c in enumerate(the_issue.choices)}
+    return replace(links(), feedback=feedback)
+
+
+def test_feedback_links_render_per_reader_and_identically_on_both_paths(renderer):
+    the_issue = hostile_issue(4)
+    with_feedback = _feedback_links(the_issue)
+    compiled = renderer.render(the_issue, with_feedback)
+    naive = renderer.render_naive(the_issue, with_feedback)
+    assert compiled.html == naive.html
+    assert compiled.html.count('href="https://x.example/feedback/m') == 4
+    assert "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt; {{ 7*7 }}" in compiled.html or \
+        "&lt;b&gt;\"A&amp;B\"&lt;/b&gt; {{ 7*7 }}" in compiled.html
+    # The cards are cached across readers: another reader's render carries no feedback links.
+    plain = renderer.render(the_issue, links())
+    assert "x.example/feedback" not in plain.html
