@@ -2,57 +2,32 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from digest.config import Settings
 from digest.db import make_engine, upgrade
 from digest.models import Company, CompanyAlias, Segment
+from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
 
-PG_URL = os.environ.get("DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECRET = "test-secret-key"
-
-
-def _postgres_reachable(url: str) -> bool:
-    try:
-        engine = sa.create_engine(_admin_url(url), connect_args={"connect_timeout": 2})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-def _admin_url(url: str) -> str:
-    return sa.engine.make_url(url).set(database="postgres").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
 def _pg_database():
     """One throwaway PostgreSQL database for the whole run, dropped at the end."""
-    if not os.environ.get("DIGEST_TEST_POSTGRES") and not _postgres_reachable(PG_URL):
-        pytest.skip("PostgreSQL is not reachable and DIGEST_TEST_POSTGRES is not set")
-    name = f"digest_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    require_postgres()
+    url = create_postgres_database()
     upgrade(url)
     engine = make_engine(url)
     try:
         yield url, engine
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        drop_postgres_database(url)
 
 
 def _empty(engine) -> None:

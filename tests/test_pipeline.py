@@ -113,3 +113,16 @@ def test_a_crashed_send_left_in_sending_is_resent_once_after_its_lease(world, en
     late = world.send_due(MemoryMailer(), SLOT + timedelta(minutes=7))
     assert late.sent == 2 and late.skipped == 1
     assert sorted(m.recipient for m in MemoryMailer.outbox) == ["ana@example.com", "bo@example.com"]
+
+
+def test_quiet_week_note_goes_out_instead_of_a_skip_when_enabled(engine, settings, tmp_path):
+    from dataclasses import replace
+
+    load_articles(engine, tmp_path, [make_article(1, company="Mistral", days_before=20)])
+    add_people(engine, [{"email": "cy@example.com", "name": "Cy", "companies": ["Mistral"]}])
+    MemoryMailer.reset()
+    quiet = Pipeline(engine, replace(settings, quiet_week_note=True))
+    counts = quiet.send_due(MemoryMailer(), SLOT + timedelta(minutes=5))
+    assert (counts.sent, counts.skipped) == (1, 0)
+    msg = email.message_from_bytes(MemoryMailer.outbox[0].data, policy=policy.default)
+    assert "quiet week" in msg.get_body(("plain",)).get_content().lower()
