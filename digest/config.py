@@ -62,6 +62,14 @@ class Settings:
     staff_token: str | None = None
     staff_addresses: str = ""
     double_opt_in: bool = False
+    executor: str = "inline"
+    scheduler_interval: int = 120
+    scheduler_misfire_grace: int | None = None
+    worker_processes: int = 1
+    worker_concurrency: int = 4
+    worker_stalled_seconds: float = 30.0
+    worker_shutdown_seconds: float = 60.0
+    worker_poll_seconds: float = 5.0
     email_check_deliverability: bool = False
 
     def replace(self, **changes) -> "Settings":

@@ -53,10 +53,15 @@ def plan(session: Session, rows: list[dict], *, now: datetime | None = None) -> 
     begin_write(session)
     values = [{"state": PLANNED, "skip_reason": None, "attempts": 0, "created_at": now, "updated_at": now, **r}
               for r in rows]
-    stmt = _insert(session).values(values).on_conflict_do_nothing(index_elements=["subscriber_id", "period"])
-    result = session.execute(stmt)
+    added = 0
+    # One multi-row VALUES per chunk: PostgreSQL allows 65,535 bound parameters per statement (and
+    # SQLite builds have a limit too), so one statement for 10,000 subscribers (8 columns) failed.
+    for start in range(0, len(values), 1000):
+        stmt = (_insert(session).values(values[start:start + 1000])
+                .on_conflict_do_nothing(index_elements=["subscriber_id", "period"]))
+        added += max(session.execute(stmt).rowcount or 0, 0)  # read before commit closes the cursor
     session.commit()
-    return max(result.rowcount or 0, 0)
+    return added
 
 
 def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seconds: int,

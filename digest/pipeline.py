@@ -160,18 +160,24 @@ class Pipeline:
         given: the start of a simulated or first run) are not planned at all.
         """
         grace = timedelta(hours=self.settings.grace_hours)
-        local_today = as_of.date()
-        rows = []
-        for subscriber in queries.sendable_subscribers(session, local_today):
-            slot = self.slot_for(subscriber, as_of)
+        due, missed = [], []
+        for subscriber_id, tz_name, send_day, send_hour, frequency in queries.sendable_schedules(session, as_of.date()):
+            slot = latest_slot(tz_name=tz_name, send_day=send_day, send_hour=send_hour, frequency=frequency,
+                               as_of=as_of)
             if since is not None and slot.scheduled_for < since:
                 continue
-            row = {"subscriber_id": subscriber.id, "period": slot.period, "scheduled_for": slot.scheduled_for}
+            row = {"subscriber_id": subscriber_id, "period": slot.period, "scheduled_for": slot.scheduled_for}
             if as_of - slot.scheduled_for > grace:
-                row.update(state=ledger.SKIPPED, skip_reason=f"missed: scheduled for {slot.scheduled_for:%Y-%m-%d %H:%M} UTC, "
-                                                             f"more than {self.settings.grace_hours} h before this run")
-            rows.append(row)
-        return ledger.plan(session, rows)
+                row.update(state=ledger.SKIPPED, skip_reason=f"missed: scheduled for {slot.scheduled_for:%Y-%m-%d %H:%M} "
+                                                             f"UTC, more than {self.settings.grace_hours} h before this run")
+                missed.append(row)
+            else:
+                due.append(row)
+        newly_missed = ledger.plan(session, missed)
+        if newly_missed:
+            log.warning("%d scheduled digest(s) were missed by more than %d h (was the machine down?); "
+                        "recorded as skipped", newly_missed, self.settings.grace_hours)
+        return ledger.plan(session, due) + newly_missed
 
     def send_due(self, mailer, as_of: datetime, *, dry_run: bool = False, batch_size: int = 50,
                  progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,

@@ -606,10 +606,11 @@ class Renderer:
         """Re-read the templates (after an edit); compiles again only if their content changed."""
         compiled = compile_templates(self.templates_dir, self.cache_dir)
         if self._compiled is None or compiled.key != self._compiled.key:
-            self._compiled = compiled
-            self._html_template = _environment(html=True).from_string(compiled.html_source)
             text_env = _environment(jinja2.FileSystemLoader(str(self.templates_dir)), html=False)
+            self._html_template = _environment(html=True).from_string(compiled.html_source)
             self._text_template = text_env.from_string(compiled.text_source)
+            # Set last: other threads test _compiled, and must then find both templates ready.
+            self._compiled = compiled
         return compiled.key
 
     @property

@@ -122,12 +122,17 @@ def main(ctx: click.Context, verbose: int) -> None:
 @click.pass_obj
 @handle_errors
 def init(app: App, as_json: bool) -> None:
-    """Create or upgrade the database schema (Alembic migrations)."""
+    """Create or upgrade the database schema (Alembic migrations; on PostgreSQL also the job queue's)."""
     from ..db import _safe, upgrade
 
+    from ..worker import ensure_queue_schema, is_postgres
+
     revision = upgrade(app.settings.database_url)
-    emit({"database": _safe(app.settings.database_url), "revision": revision}, as_json,
-         f"database {_safe(app.settings.database_url)} is at schema revision {revision}")
+    result = {"database": _safe(app.settings.database_url), "revision": revision}
+    if is_postgres(app.settings.database_url):
+        # The job queue of `digest worker` lives in the same database (procrastinate's tables).
+        result["queue_schema_created"] = ensure_queue_schema(app.settings.database_url)
+    emit(result, as_json, f"database {result['database']} is at schema revision {revision}")
 
 
 @main.command()
@@ -241,18 +246,11 @@ def send(app: App, due: bool, as_of: str | None, mailer_name: str | None, dry_ru
 
 
 def _register() -> None:
-    """Command groups that live in their own modules (imported here so each registers itself)."""
-    import importlib
-
+    """Commands that live in their own modules; importing each registers it on `main`."""
+    from . import companies, demo, ops, serve  # noqa: F401
     from .subscribers import subscribers_group
 
     main.add_command(subscribers_group, "subscribers")
-    for module in ("demo", "companies", "serve", "ops"):
-        try:
-            importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module}":
-                raise
 
 
 _register()

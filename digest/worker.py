@@ -1,0 +1,404 @@
+"""Scale-out: the due pass as one job per digest, run by procrastinate workers (PostgreSQL) or in-process threads.
+
+Two executors share one job body (`DigestJob`: claim that digest by id under a lease, build, send,
+record), so exactly-once rests on the ledger in both, never on the queue:
+
+- `inline` (any database, the default): the due pass plans the ledger rows, then
+  DIGEST_WORKER_CONCURRENCY threads in this process claim and send them.
+- `queue` (PostgreSQL only): the due pass plans the ledger rows and defers one procrastinate job per
+  sendable digest in the same transaction; `digest worker` processes run the jobs. A job is only a
+  nudge: the claim decides, so a duplicate job sends nothing and a lost job is re-deferred by the
+  next due pass (the sweep picks up every sendable row that has no waiting job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from . import ledger
+from .db import normalize_url
+from .errors import ConfigError
+from .models import Digest
+from .pipeline import Pipeline, RunCounts, owner_id
+
+log = logging.getLogger("digest.worker")
+
+QUEUE = "digest"
+TASK = "digest.send_digest"
+EXECUTORS = ("inline", "queue")
+# Every enqueuing pass (scheduler, cron) takes this transaction-level lock first, so that two of them
+# never both see a row without a job and defer it twice.
+_ENQUEUE_LOCK = 0x64696765_7374  # "digest"
+_SCHEMA_LOCK = _ENQUEUE_LOCK + 1
+
+MailerFactory = Callable[[], object]
+
+
+def setting(settings, name: str, default):
+    """A setting, or its default for settings objects made without it (tests, embedders)."""
+    return getattr(settings, name, default)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How many worker processes and concurrent jobs; read from settings (DIGEST_WORKER_*)."""
+
+    executor: str = "inline"
+    processes: int = 1
+    concurrency: int = 4
+    stalled_seconds: float = 30.0
+    shutdown_seconds: float = 60.0
+    poll_seconds: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings) -> "WorkerOptions":
+        def number(name, default, kind):
+            raw = setting(settings, name, default)
+            try:
+                value = kind(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"DIGEST_{name.upper()}={raw!r} is not a number") from None
+            if value <= 0:
+                raise ConfigError(f"DIGEST_{name.upper()} must be greater than 0, not {raw!r}")
+            return value
+
+        executor = str(setting(settings, "executor", "inline") or "inline").strip().lower()
+        if executor not in EXECUTORS:
+            raise ConfigError(f"DIGEST_EXECUTOR must be inline or queue, not {executor!r}")
+        if executor == "queue" and not is_postgres(settings.database_url):
+            raise ConfigError("DIGEST_EXECUTOR=queue needs PostgreSQL (DIGEST_DATABASE_URL=postgresql://...); "
+                              "on SQLite use DIGEST_EXECUTOR=inline")
+        return cls(executor=executor,
+                   processes=number("worker_processes", 1, int),
+                   concurrency=number("worker_concurrency", 4, int),
+                   stalled_seconds=number("worker_stalled_seconds", 30.0, float),
+                   shutdown_seconds=number("worker_shutdown_seconds", 60.0, float),
+                   poll_seconds=number("worker_poll_seconds", 5.0, float))
+
+
+def is_postgres(url: str) -> bool:
+    return sa.engine.make_url(normalize_url(url)).get_backend_name() == "postgresql"
+
+
+def libpq_url(url: str) -> str:
+    """The SQLAlchemy URL as libpq understands it (procrastinate connects with psycopg directly)."""
+    return sa.engine.make_url(normalize_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# -- the job body, shared by both executors -----------------------------------------------------
+
+
+class DigestJob:
+    """Claim one digest by id, then build, send and record it; thread-safe, one mailer per thread.
+
+    The mailer of each thread is opened on first use and kept open (one SMTP connection reused
+    job after job); close() closes them all.
+    """
+
+    def __init__(self, pipeline: Pipeline, mailer_factory: MailerFactory):
+        self.pipeline = pipeline
+        warm(pipeline)
+        self._factory = mailer_factory
+        self._local = threading.local()
+        self._mailers: list = []
+        self._lock = threading.Lock()
+
+    def mailer(self):
+        mailer = getattr(self._local, "mailer", None)
+        if mailer is None:
+            mailer = self._factory()
+            mailer.open()
+            self._local.mailer = mailer
+            with self._lock:
+                self._mailers.append(mailer)
+        return mailer
+
+    def close(self) -> None:
+        with self._lock:
+            mailers, self._mailers = self._mailers, []
+        for mailer in mailers:
+            try:
+                mailer.close()
+            except Exception:  # closing is best effort; the messages are already recorded
+                log.debug("closing a mailer failed", exc_info=True)
+
+    def __call__(self, digest_id: int, as_of: datetime | None = None, *,
+                 stop: Callable[[], bool] | None = None) -> RunCounts:
+        # A due pass run "as of" a later time (tests, a clock ahead) hands that time on; otherwise
+        # the worker's own clock decides what is due.
+        now = max(_utcnow(), as_of) if as_of else _utcnow()
+        owner = owner_id()
+        counts = RunCounts()
+        with Session(self.pipeline.engine) as session:
+            claims = self.pipeline.claim(session, owner, now, limit=1, digest_ids=[digest_id])
+            if claims:
+                self.pipeline.process(session, self.mailer(), claims, owner, now, counts, stop=stop)
+            elif self._claimable_later(session, digest_id, now):
+                raise Busy(f"digest {digest_id} is held by another transaction; try again")
+        return counts
+
+    def _claimable_later(self, session: Session, digest_id: int, now: datetime) -> bool:
+        # Another worker's claim can hold this row's lock for a moment (it is turning a dead sender's
+        # row into `unknown`, say); a claim then skips it. Sendable rows are tried again, rather than
+        # waiting for the next due pass to notice them.
+        row = session.get(Digest, digest_id)
+        session.commit()
+        if row is None or row.attempts >= self.pipeline.settings.max_attempts:
+            return False
+        return row.state in (ledger.PLANNED, ledger.UNKNOWN) or (
+            row.state == ledger.DEFERRED and (row.next_attempt_at is None or row.next_attempt_at <= now))
+
+
+class Busy(Exception):
+    """A job's digest could not be claimed just now but is still to be sent: the job is retried."""
+
+
+# -- the in-process executor (any database) -----------------------------------------------------
+
+
+def run_inline(pipeline: Pipeline, mailer_factory: MailerFactory, as_of: datetime, *, concurrency: int = 1,
+               stop: Callable[[], bool] | None = None, batch_size: int = 50) -> RunCounts:
+    """Plan, then `concurrency` threads claim and send what is due; a stop() releases what is left.
+
+    Each thread has its own session, mailer and lease owner, exactly as separate processes would.
+    """
+    with Session(pipeline.engine) as session:
+        started = _utcnow()
+        pipeline.plan_due(session, as_of)
+        log_new_rows(session, since=started)
+    warm(pipeline)
+    total = RunCounts()
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def lane() -> None:
+        owner = owner_id()
+        counts = RunCounts()
+        try:
+            with mailer_factory() as mailer, Session(pipeline.engine) as session:
+                while not (stop and stop()):
+                    claims = pipeline.claim(session, owner, as_of, limit=batch_size)
+                    if not claims:
+                        break
+                    pipeline.process(session, mailer, claims, owner, as_of, counts, stop=stop)
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+        finally:
+            with lock:
+                for name in ("due", "sent", "skipped", "failed", "deferred"):
+                    setattr(total, name, getattr(total, name) + getattr(counts, name))
+
+    if concurrency <= 1:
+        lane()
+    else:
+        threads = [threading.Thread(target=lane, name=f"digest-lane-{i}") for i in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    return total
+
+
+# -- the queue executor (PostgreSQL, procrastinate) ---------------------------------------------
+
+
+def ensure_queue_schema(url: str) -> bool:
+    """Create procrastinate's tables in the digest database unless present; True if it created them."""
+    engine = sa.create_engine(normalize_url(url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+            if conn.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None:
+                return False
+            from procrastinate.schema import SchemaManager
+
+            conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
+            return True
+    finally:
+        engine.dispose()
+
+
+def enqueue_due(pipeline: Pipeline, as_of: datetime) -> dict:
+    """Plan the due ledger rows and defer one job per sendable digest, in one transaction.
+
+    Sendable rows that already have a waiting job are left alone; everything else
+    (new rows, deferred rows due again, rows of a crashed sender) gets a job. Returns
+    {"planned": N, "enqueued": N, "missed": N}.
+    """
+    engine = pipeline.engine
+    with engine.connect() as conn, conn.begin():
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ENQUEUE_LOCK)))
+        # The pipeline commits its own units of work; bound to this connection they become
+        # savepoints, and the one real commit below makes ledger rows and jobs visible together.
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+            started = _utcnow()
+            pipeline.plan_due(session, as_of)
+            planned, missed = log_new_rows(session, since=started)
+            settings = pipeline.settings
+            ids = list(session.exec(select(Digest.id).where(
+                ledger._sendable(as_of, settings.max_attempts, settings.resend_unknown)).order_by(
+                Digest.scheduled_for, Digest.id)).all())
+        enqueued = _defer(conn, ids, as_of)
+    return {"planned": planned, "missed": missed, "enqueued": enqueued}
+
+
+def log_new_rows(session: Session, *, since: datetime) -> tuple[int, int]:
+    """(rows planned, rows recorded as missed) since `since`; each missed slot (older than
+    DIGEST_GRACE_HOURS when the pass ran) is logged as a warning."""
+    rows = session.exec(select(Digest.id, Digest.subscriber_id, Digest.period, Digest.state, Digest.skip_reason)
+                        .where(Digest.created_at >= since)).all()
+    missed = 0
+    for _id, subscriber_id, period, state, reason in rows:
+        if state == ledger.SKIPPED and (reason or "").startswith("missed:"):
+            missed += 1
+            log.warning("subscriber %s, period %s skipped: %s", subscriber_id, period, reason)
+    return len(rows), missed
+
+
+def warm(pipeline: Pipeline) -> None:
+    """Compile the templates once before threads share the renderer (its lazy first compile is not
+    thread-safe: a second thread can see it half done)."""
+    refresh = getattr(pipeline.renderer, "refresh", None)
+    if refresh is not None:
+        refresh()
+
+
+_DEFER = sa.text("""
+    SELECT coalesce(array_length(procrastinate_defer_jobs_v1(ARRAY(
+        SELECT ROW(:queue, :task, 0, NULL, 'digest:' || d.id,
+                   jsonb_build_object('digest_id', d.id, 'as_of', CAST(:as_of AS text)),
+                   NULL)::procrastinate_job_to_defer_v1
+          FROM unnest(CAST(:ids AS bigint[])) AS d(id)
+         WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                            WHERE j.queueing_lock = 'digest:' || d.id AND j.status = 'todo')
+    )), 1), 0)
+""")
+
+
+def _defer(conn, ids: list[int], as_of: datetime) -> int:
+    """One procrastinate job per id that has none waiting, through procrastinate's own defer
+    function (so its triggers notify the workers).
+
+    The queueing lock `digest:<id>` keeps one waiting job per digest. No procrastinate `lock`: the
+    ledger claim already keeps two jobs of one digest from both sending, and a lock makes every
+    fetch check earlier jobs of the same lock (it cost a third of the throughput).
+    """
+    if not ids:
+        return 0
+    return int(conn.execute(_DEFER, {"queue": QUEUE, "task": TASK, "ids": ids,
+                                     "as_of": as_of.isoformat()}).scalar() or 0)
+
+
+def make_app(url: str):
+    """A procrastinate App on the digest database (its own psycopg pool)."""
+    import procrastinate
+
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url(url)))
+
+
+def register_tasks(app, job: DigestJob, *, max_attempts: int = 5) -> None:
+    """Register the send task: DigestJob on the digest id the due pass deferred."""
+    import procrastinate
+
+    @app.task(name=TASK, queue=QUEUE,
+              retry=procrastinate.RetryStrategy(max_attempts=max_attempts * 4, wait=2))
+    def send_digest(digest_id: int, as_of: str | None = None) -> dict:
+        # Raising (the database went away, say) lets procrastinate retry the job; the lease and
+        # the ledger state keep a retry from sending twice.
+        counts = job(digest_id, datetime.fromisoformat(as_of) if as_of else None)
+        return counts.as_json()
+
+
+async def _recover_stalled(app, stalled_seconds: float, interval: float) -> None:
+    """Hand jobs of workers that stopped sending heartbeats (killed, machine gone) back to the queue.
+
+    Procrastinate notices a stalled worker but leaves retrying its jobs to the application.
+    """
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=stalled_seconds)
+        except Exception:
+            log.warning("looking for stalled jobs failed", exc_info=True)
+            continue
+        for job in stalled:
+            try:
+                await app.job_manager.retry_job(job)
+                log.warning("job %s (%s) of a stalled worker is queued again", job.id, job.call_string)
+            except Exception:  # another worker got to it first
+                log.debug("retrying stalled job %s failed", job.id, exc_info=True)
+
+
+def run_worker(pipeline: Pipeline, mailer_factory: MailerFactory, options: WorkerOptions, *,
+               wait: bool = True, name: str | None = None) -> None:
+    """Run one procrastinate worker in the foreground until SIGTERM/SIGINT (or, with wait=False,
+    until the queue is empty). A stop lets running jobs finish within DIGEST_WORKER_SHUTDOWN_SECONDS."""
+    if not is_postgres(pipeline.settings.database_url):
+        raise ConfigError("digest worker needs PostgreSQL (DIGEST_DATABASE_URL=postgresql://...); "
+                          "on SQLite, `digest scheduler` sends in-process with DIGEST_WORKER_CONCURRENCY threads")
+    ensure_queue_schema(pipeline.settings.database_url)
+    app = make_app(pipeline.settings.database_url)
+    job = DigestJob(pipeline, mailer_factory)
+    register_tasks(app, job)
+
+    async def main() -> None:
+        async with app.open_async():
+            recovery = asyncio.create_task(_recover_stalled(app, options.stalled_seconds,
+                                                            max(options.stalled_seconds / 3, 0.5)))
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE], name=name, concurrency=options.concurrency, wait=wait,
+                    fetch_job_polling_interval=options.poll_seconds,
+                    shutdown_graceful_timeout=options.shutdown_seconds,
+                    update_heartbeat_interval=max(options.stalled_seconds / 3, 0.5),
+                    stalled_worker_timeout=options.stalled_seconds,
+                    delete_jobs="successful", install_signal_handlers=True)
+            finally:
+                recovery.cancel()
+
+    try:
+        asyncio.run(main())
+    finally:
+        job.close()
+
+
+def queue_stats(url: str) -> dict[str, int]:
+    """Jobs per procrastinate status in the digest queue (for --json output and tests)."""
+    engine = sa.create_engine(normalize_url(url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT status::text, count(*) FROM procrastinate_jobs "
+                                        "WHERE queue_name = :q GROUP BY status"), {"q": QUEUE}).all()
+        return {status: int(n) for status, n in rows}
+    finally:
+        engine.dispose()
+
+
+def due_pass(pipeline: Pipeline, mailer_factory: MailerFactory, options: WorkerOptions):
+    """The scheduler's pass for the configured executor: (stop, as_of) -> JSON-able summary."""
+    if options.executor == "queue":
+        ensure_queue_schema(pipeline.settings.database_url)
+
+        def enqueue(stop, as_of: datetime) -> dict:
+            return enqueue_due(pipeline, as_of)
+
+        return enqueue
+
+    def inline(stop, as_of: datetime) -> dict:
+        return run_inline(pipeline, mailer_factory, as_of, concurrency=options.concurrency, stop=stop).as_json()
+
+    return inline
