@@ -34,60 +34,22 @@ def _peak_rss_mb() -> float:
 # -- a minimal SMTP sink ------------------------------------------------------------------------
 
 
-class _Sink(asyncio.Protocol):
-    """Just enough SMTP for smtplib: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT; counts messages."""
+def _counting_sink(counter: dict):
+    from tests.smtp_sink import MinimalSMTP
 
-    counter: dict
+    class CountingSink(MinimalSMTP):
+        def message(self, recipients, body):
+            counter["messages"] += 1
+            counter["recipients"].update(recipients)
+            return super().message(recipients, body)
 
-    def connection_made(self, transport):
-        self.transport, self.buffer, self.in_data, self.rcpts = transport, bytearray(), False, []
-        transport.write(b"220 sink ESMTP\r\n")
-
-    def data_received(self, data):
-        self.buffer += data
-        while True:
-            if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    return
-                del self.buffer[:end + 5]
-                self.in_data = False
-                self.counter["messages"] += 1
-                self.counter["recipients"].update(self.rcpts)
-                self.transport.write(b"250 2.0.0 queued\r\n")
-                continue
-            end = self.buffer.find(b"\r\n")
-            if end < 0:
-                return
-            line = bytes(self.buffer[:end])
-            del self.buffer[:end + 2]
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 20000000\r\n")
-            elif verb == b"HELO":
-                self.transport.write(b"250 sink\r\n")
-            elif verb == b"MAIL":
-                self.rcpts = []
-                self.transport.write(b"250 2.1.0 ok\r\n")
-            elif verb == b"RCPT":
-                self.rcpts.append(line.split(b":", 1)[1].strip(b" <>").decode())
-                self.transport.write(b"250 2.1.5 ok\r\n")
-            elif verb == b"DATA":
-                self.in_data = True
-                self.transport.write(b"354 go ahead\r\n")
-            elif verb == b"QUIT":
-                self.transport.write(b"221 bye\r\n")
-                self.transport.close()
-                return
-            else:  # RSET, NOOP
-                self.transport.write(b"250 ok\r\n")
+    return CountingSink
 
 
 def _run_sink(port_queue, stop_event, result_queue) -> None:
     async def main():
         counter = {"messages": 0, "recipients": set()}
-        _Sink.counter = counter
-        server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(_counting_sink(counter), "127.0.0.1", 0)
         port_queue.put(server.sockets[0].getsockname()[1])
         while not stop_event.is_set():
             await asyncio.sleep(0.2)

@@ -24,49 +24,12 @@ TARGET_RATIO = 0.8
 # The sink ------------------------------------------------------------------------------------
 
 
-class Sink(asyncio.Protocol):
-    """Just enough SMTP to accept mail: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT."""
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.buffer = b""
-        self.in_data = False
-        transport.write(b"220 sink ESMTP\r\n")
-
-    def data_received(self, data):
-        self.buffer += data
-        while True:
-            if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    return
-                self.buffer = self.buffer[end + 5 :]
-                self.in_data = False
-                self.transport.write(b"250 2.0.0 queued\r\n")
-                continue
-            line, sep, rest = self.buffer.partition(b"\r\n")
-            if not sep:
-                return
-            self.buffer = rest
-            verb = line[:4].upper()
-            if verb in (b"EHLO", b"HELO"):
-                self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 100000000\r\n")
-            elif verb == b"DATA":
-                self.in_data = True
-                # The terminator search above starts at the CRLF that ends the DATA line.
-                self.buffer = b"\r\n" + self.buffer
-                self.transport.write(b"354 go ahead\r\n")
-            elif verb == b"QUIT":
-                self.transport.write(b"221 bye\r\n")
-                self.transport.close()
-                return
-            else:
-                self.transport.write(b"250 ok\r\n")
-
-
 def run_sink(port: int) -> None:
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    from tests.smtp_sink import MinimalSMTP
+
     async def serve():
-        server = await asyncio.get_running_loop().create_server(Sink, "127.0.0.1", port)
+        server = await asyncio.get_running_loop().create_server(MinimalSMTP, "127.0.0.1", port)
         print("ready", flush=True)
         async with server:
             await server.serve_forever()

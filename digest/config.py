@@ -6,7 +6,7 @@ import os
 import secrets
 import sys
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .errors import ConfigError

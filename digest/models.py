@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from .names import alias_key  # noqa: F401  (re-exported: the key of CompanyAlias)
 
 
 class UTCDateTime(TypeDecorator):

@@ -10,7 +10,7 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -21,11 +21,11 @@ from . import ledger, queries
 from .config import Settings, secret_keys
 from .errors import NotFound
 from .message import DkimKey, build_message, split_address
-from .models import Subscriber, Suppression
+from .models import Subscriber
 from .render import Renderer
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
-from .types import DEFERRED, FAILED, REJECTED, ArticleData, Issue, Links, Outgoing, Reader, Rendered
+from .types import DEFERRED, REJECTED, ArticleData, Issue, Links, Outgoing, Reader, Rendered
 
 log = logging.getLogger("digest.pipeline")
 
@@ -190,15 +190,15 @@ class Pipeline:
                 return self._dry_run(session, as_of)
             self.plan_due(session, as_of, since=since)
             total = ledger.pending_count(session, as_of, self.settings.max_attempts, self.settings.resend_unknown)
-            report = None
-            if progress:
-                def report():
-                    progress(counts.sent + counts.skipped + counts.failed + counts.deferred, max(total, counts.due))
+
+            def report():
+                progress(counts.sent + counts.skipped + counts.failed + counts.deferred, max(total, counts.due))
             while not (stop and stop()):
                 claims = self.claim(session, owner, as_of, limit=batch_size)
                 if not claims:
                     break
-                self.process(session, mailer, claims, owner, as_of, counts, stop=stop, on_progress=report)
+                self.process(session, mailer, claims, owner, as_of, counts, stop=stop,
+                             on_progress=report if progress else None)
         return counts
 
     def claim(self, session: Session, owner: str, now: datetime, *, limit: int,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, select

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from email import policy
-from pathlib import Path
 
 import pytest
 

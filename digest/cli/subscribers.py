@@ -11,7 +11,7 @@ from digest.cli import emit, handle_errors, json_option
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from subscribers.csvio import ImportReport, export_csv, import_csv
-from subscribers.follows import UnknownName, follow, unfollow
+from subscribers.follows import follow, unfollow
 from subscribers.records import (
     RESUBSCRIBED,
     UNCHANGED,
