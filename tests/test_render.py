@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import email.policy
 import re
 import shutil
 import subprocess
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -422,18 +420,19 @@ def _spamassassin_score(raw: bytes) -> float:
 @pytest.mark.skipif(shutil.which("spamassassin") is None, reason="spamassassin is not installed")
 @pytest.mark.parametrize("make", [lambda: issue(8), lambda: hostile_issue(9)], ids=["plain", "hostile"])
 def test_spamassassin_local_rules_score_a_digest_below_3(renderer, make):
-    out = renderer.render(make(), links())
-    msg = EmailMessage()
-    msg["From"] = "AMW Digest <digest@amw.example>"
-    msg["To"] = "Ana Kim <ana@example.com>"
-    msg["Subject"] = out.subject
-    msg["Date"] = "Mon, 23 Nov 2026 23:00:00 +0000"
-    msg["Message-ID"] = "<digest-1-2026-W47@amw.example>"
-    msg["List-Unsubscribe"] = "<http://127.0.0.1:8000/u/tok123>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(out.text)
-    msg.add_alternative(out.html, subtype="html")
-    assert _spamassassin_score(msg.as_bytes(policy=email.policy.SMTP)) < 3
+    from datetime import datetime, timezone
+
+    from digest.message import build_message
+
+    the_issue = make()
+    out = renderer.render(the_issue, _feedback_links(the_issue, name="xAI"))
+    raw = build_message(out, sender="AMW Digest <digest@amw.example>", recipient="ana@example.com",
+                        recipient_name="Ana Kim", message_id="<digest-1-2026-W47@amw.example>",
+                        date=datetime(2026, 11, 23, 23, tzinfo=timezone.utc),
+                        unsubscribe_url="https://amw.example/unsubscribe/tok123",
+                        unsubscribe_mailto="mailto:unsubscribe@amw.example?subject=unsubscribe",
+                        list_id="AMW Digest <digest.amw.example>")
+    assert _spamassassin_score(raw) < 3
 
 
 def _feedback_links(the_issue, name='<b>"A&B"</b> {{ 7*7 }}'):
