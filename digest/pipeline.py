@@ -160,7 +160,7 @@ class Pipeline:
         given: the start of a simulated or first run) are not planned at all.
         """
         grace = timedelta(hours=self.settings.grace_hours)
-        due, missed = [], []
+        due, missed, added = [], [], 0
         for subscriber_id, tz_name, send_day, send_hour, frequency in queries.sendable_schedules(session, as_of.date()):
             slot = latest_slot(tz_name=tz_name, send_day=send_day, send_hour=send_hour, frequency=frequency,
                                as_of=as_of)
@@ -173,11 +173,14 @@ class Pipeline:
                 missed.append(row)
             else:
                 due.append(row)
+            if len(due) >= 2000:  # planned in chunks, so memory stays flat however many subscribers
+                added += ledger.plan(session, due)
+                due = []
         newly_missed = ledger.plan(session, missed)
         if newly_missed:
             log.warning("%d scheduled digest(s) were missed by more than %d h (was the machine down?); "
                         "recorded as skipped", newly_missed, self.settings.grace_hours)
-        return ledger.plan(session, due) + newly_missed
+        return added + ledger.plan(session, due) + newly_missed
 
     def send_due(self, mailer, as_of: datetime, *, dry_run: bool = False, batch_size: int = 50,
                  progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,

@@ -158,6 +158,6 @@ def still_sendable(session: Session, subscriber_id: int) -> bool:
 
     A Core statement built once: this runs for every message on the hot path.
     """
-    found = session.execute(_STILL_SENDABLE, {"sid": subscriber_id}).first()
+    found = session.connection().execute(_STILL_SENDABLE, {"sid": subscriber_id}).first()
     session.commit()  # end the read so the next check sees fresh data
     return found is not None
