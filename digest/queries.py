@@ -95,12 +95,20 @@ def sendable_subscribers(session: Session, today: date | None = None) -> list[Su
     return list(session.exec(sendable_query(today)).all())
 
 
-def sendable_schedules(session: Session, today: date) -> list[tuple]:
-    """(id, timezone, send_day, send_hour, frequency) of every sendable subscriber, as plain tuples:
-    the due pass needs only these, and 100,000 ORM objects would cost ten times the memory."""
-    return [tuple(row) for row in session.execute(
-        sendable_query(today).with_only_columns(Subscriber.id, Subscriber.timezone, Subscriber.send_day,
-                                                Subscriber.send_hour, Subscriber.frequency))]
+def sendable_schedules(session: Session, today: date, *, page: int = 5000):
+    """(id, timezone, send_day, send_hour, frequency) of every sendable subscriber, as plain tuples,
+    a page of ids at a time: the due pass needs only these, and its memory must not grow with the
+    number of subscribers."""
+    last = 0
+    while True:
+        rows = session.execute(
+            sendable_query(today).where(Subscriber.id > last).limit(page)
+            .with_only_columns(Subscriber.id, Subscriber.timezone, Subscriber.send_day, Subscriber.send_hour,
+                               Subscriber.frequency)).all()
+        if not rows:
+            return
+        yield from (tuple(row) for row in rows)
+        last = rows[-1][0]
 
 
 def load_history(session: Session, subscriber_ids: list[int], *, before: datetime | None = None,

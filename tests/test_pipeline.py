@@ -126,3 +126,13 @@ def test_quiet_week_note_goes_out_instead_of_a_skip_when_enabled(engine, setting
     assert (counts.sent, counts.skipped) == (1, 0)
     msg = email.message_from_bytes(MemoryMailer.outbox[0].data, policy=policy.default)
     assert "quiet week" in msg.get_body(("plain",)).get_content().lower()
+
+
+def test_due_pass_reads_subscribers_page_by_page_and_misses_none(world, engine):
+    from digest import queries
+
+    with Session(engine) as session:
+        paged = list(queries.sendable_schedules(session, SLOT.date(), page=2))
+        whole = list(queries.sendable_schedules(session, SLOT.date(), page=1000))
+    assert paged == whole and len(paged) == 3
+    assert [row[0] for row in paged] == sorted(row[0] for row in paged)
