@@ -714,17 +714,15 @@ class Renderer:
             notes.append(f"dropped {len(prepared.cards) - shown} lowest-ranked cards to keep the HTML "
                          f"under {self.max_html_bytes} bytes")
         text = text_render(ctx)
-        rendered = Rendered(
+        # lint() is for people (preview, staff pages), who call it; a send does not pay for it.
+        return Rendered(
             subject=ctx["subject"],
             preheader=ctx["preheader"],
             html=html,
             text=text if text.endswith("\n") else text + "\n",
             article_count=shown,
-            warnings=(),
+            warnings=tuple(notes),
         )
-        warnings = tuple(notes) + tuple(lint(rendered, max_html_bytes=self.max_html_bytes))
-        return Rendered(rendered.subject, rendered.preheader, rendered.html, rendered.text,
-                        rendered.article_count, warnings)
 
 
 # --------------------------------------------------------------------------------------------

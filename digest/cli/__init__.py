@@ -178,7 +178,7 @@ def preview(app: App, email: str, as_of: str | None, fmt: str, out: Path | None,
         summary.update(sent=False, reason=built.selection.skip_reason)
         emit(summary, as_json, f"nothing would be sent: {built.selection.skip_reason}")
         return
-    warnings = lint(built.rendered)
+    warnings = list(dict.fromkeys([*built.rendered.warnings, *lint(built.rendered)]))
     summary.update(subject=built.rendered.subject, html_bytes=len(built.rendered.html.encode()),
                    message_bytes=len(built.message), warnings=warnings,
                    choices=[{"url": c.article.url, "title": c.article.title, "rating": c.rating,
