@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,49 +9,18 @@ import pytest
 from digest.render import Renderer
 
 from render_helpers import TEMPLATES, hostile_issue, issue, links
+from tests.browser import chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("DIGEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WIDTHS = (375, 1024)
 
 
-def _browser_missing_reason() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed"
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).is_file() or shutil.which(path)):
-            return f"{path} not found (install chromium and chromium-driver, or run .ci/run)"
-    return None
-
-
 @pytest.fixture(scope="module")
-def driver():
-    reason = _browser_missing_reason()
-    if reason:
-        if os.environ.get("DIGEST_TEST_BROWSER") == "1":
-            pytest.fail(f"DIGEST_TEST_BROWSER=1 but no browser: {reason}")
-        pytest.skip(f"no headless Chromium: {reason}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="digest-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                 f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+def driver(tmp_path_factory):
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), "--hide-scrollbars") as browser:
         yield browser
-    finally:
-        browser.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,41 +11,18 @@ from digest.db import make_engine
 from digest.models import Subscriber
 from digest.pipeline import Pipeline
 from digest.web import create_app
+from tests.browser import chromium
 from tests.web_helpers import AS_OF, AS_OF_TEXT, LiveServer, build_seeded, copy_seeded, free_port, settings_for
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("DIGEST_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("DIGEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ANA, OTHER = "ana@example.com", "juergen.weiss@example.net"
-
-
-def _require_browser() -> None:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not (shutil.which(p) or Path(p).is_file())]
-    if not missing:
-        return
-    if os.environ.get("DIGEST_TEST_BROWSER") == "1":
-        pytest.fail(f"DIGEST_TEST_BROWSER=1 but {', '.join(missing)} is missing (.ci/run installs chromium and chromium-driver)")
-    pytest.skip(f"headless Chromium not installed ({', '.join(missing)} missing); set DIGEST_TEST_BROWSER=1 to make this a failure")
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), "--window-size=1400,1000", logs=True) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")
