@@ -28,6 +28,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak RSS. Not ru_maxrss: Linux keeps it across fork and exec, so a worker
+    started by the process that built a 100,000-subscriber world reported that process's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
