@@ -14,7 +14,8 @@ DIRECTIONS = ("more", "less")
 MAX_NAME = 200
 
 
-def feedback_links(signer, base: str, reader: Reader, article: ArticleData) -> dict:
+def feedback_links(signer, base: str, reader: Reader, article: ArticleData,
+                   kinds: tuple[str, ...] = KINDS) -> dict:
     """Signed feedback URLs for one card, for the renderer.
 
     Returns {"company": {"name", "more", "less"} | None, "segment": {...} | None}. The company is
@@ -32,7 +33,9 @@ def feedback_links(signer, base: str, reader: Reader, article: ArticleData) -> d
         return {"name": name, **{d: f"{base}/feedback/{signer.make('feedback', reader.id, extra={'k': kind, 'n': name, 'd': d})}"
                                  for d in DIRECTIONS}}
 
-    return {"company": links("company", company), "segment": links("segment", segment)}
+    # Each link is an HMAC signature: sign only the kinds the caller will show (per send, per card).
+    return {"company": links("company", company) if "company" in kinds else None,
+            "segment": links("segment", segment) if "segment" in kinds else None}
 
 
 @dataclass(frozen=True)
