@@ -138,6 +138,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                      message="There is nothing to see at this address." if exc.status_code == 404 else
                      "This request could not be handled.")
 
+    @app.exception_handler(TokenError)
+    async def bad_token(request: Request, exc: TokenError):
+        # Every subscriber route reads its signed token first; any failure gets the neutral page.
+        return neutral(pages, request)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
         # Never echo the input back: it may be a token or an address.
@@ -307,10 +312,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe: confirm page (changes nothing)")
     def unsubscribe_page(request: Request, token: Token):
         with Session(engine) as session:
-            try:
-                subscriber, _ = subscriber_from(session, "unsubscribe", token)
-            except TokenError:
-                return neutral(pages, request)
+            subscriber, _ = subscriber_from(session, "unsubscribe", token)
             done = subscriber.status not in ("pending", "active")
             return pages(request, "unsubscribe.html", done=done, just_done=False, email=mask_email(subscriber.email),
                          preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
@@ -323,10 +325,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         from subscribers.records import unsubscribe
 
         with Session(engine) as session:
-            try:
-                subscriber, _ = subscriber_from(session, "unsubscribe", token)
-            except TokenError:
-                return neutral(pages, request)
+            subscriber, _ = subscriber_from(session, "unsubscribe", token)
             changed = unsubscribe(session, subscriber.id, detail="one-click" if list_unsubscribe else "web")
             session.commit()
             if changed:
@@ -349,10 +348,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.get("/preferences/{token}", response_class=HTMLResponse, summary="Preferences form")
     def preferences_page(request: Request, token: Token):
         with Session(engine) as session:
-            try:
-                subscriber, _ = subscriber_from(session, "preferences", token)
-            except TokenError:
-                return neutral(pages, request)
+            subscriber, _ = subscriber_from(session, "preferences", token)
             return pages(request, "preferences.html", token=token, saved=False, errors=[],
                          **preferences_context(session, subscriber))
 
@@ -371,10 +367,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         from subscribers.records import update_subscriber
 
         with Session(engine) as session:
-            try:
-                subscriber, _ = subscriber_from(session, "preferences", token)
-            except TokenError:
-                return neutral(pages, request)
+            subscriber, _ = subscriber_from(session, "preferences", token)
             if form_token is None or not secrets.compare_digest(form_token.encode("utf-8", "replace"), token.encode()):
                 return neutral(pages, request)
             changes = {name: value for name, value in (
@@ -399,13 +392,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.get("/feedback/{token}", response_class=HTMLResponse, summary="Relevance feedback: confirm page")
     def feedback_page(request: Request, token: Token):
         with Session(engine) as session:
-            try:
-                feedback = read_feedback(signer, token)
-                subscriber = session.get(Subscriber, feedback.subscriber_id)
-                if subscriber is None:
-                    raise TokenError("unknown subscriber")
-            except TokenError:
-                return neutral(pages, request)
+            feedback = read_feedback(signer, token)
+            subscriber = session.get(Subscriber, feedback.subscriber_id)
+            if subscriber is None:
+                raise TokenError("unknown subscriber")
             return pages(request, "feedback.html", token=token, feedback=feedback, result=None,
                          email=mask_email(subscriber.email))
 
@@ -413,14 +403,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def feedback_apply(request: Request, token: Token,
                        form_token: Annotated[str | None, Form(alias="token", max_length=4096)] = None):
         with Session(engine) as session:
-            try:
-                feedback = read_feedback(signer, token)
-                subscriber = session.get(Subscriber, feedback.subscriber_id)
-                if subscriber is None or form_token is None or not secrets.compare_digest(
-                        form_token.encode("utf-8", "replace"), token.encode()):
-                    raise TokenError("unknown subscriber or form")
-            except TokenError:
-                return neutral(pages, request)
+            feedback = read_feedback(signer, token)
+            subscriber = session.get(Subscriber, feedback.subscriber_id)
+            if subscriber is None or form_token is None or not secrets.compare_digest(
+                    form_token.encode("utf-8", "replace"), token.encode()):
+                raise TokenError("unknown subscriber or form")
             try:
                 _, sentence = apply_feedback(session, subscriber, feedback)
                 session.commit()
@@ -438,13 +425,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         from ..schedule import Slot
 
         with Session(engine) as session:
-            try:
-                subscriber, extra = subscriber_from(session, "web", token)
-                period = extra.get("p")
-                if not isinstance(period, str) or len(period) > 20:
-                    raise TokenError("no period")
-            except TokenError:
-                return neutral(pages, request)
+            subscriber, extra = subscriber_from(session, "web", token)
+            period = extra.get("p")
+            if not isinstance(period, str) or len(period) > 20:
+                raise TokenError("no period")
             row = session.exec(select(Digest).where(Digest.subscriber_id == subscriber.id, Digest.period == period,
                                                     Digest.state == "sent")).first()
             if row is None:
@@ -461,10 +445,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.get("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm page")
     def confirm_page(request: Request, token: Token):
         with Session(engine) as session:
-            try:
-                subscriber, _ = subscriber_from(session, "confirm", token)
-            except TokenError:
-                return neutral(pages, request)
+            subscriber, _ = subscriber_from(session, "confirm", token)
             return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email))
 
     @app.post("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm")
@@ -472,11 +453,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         from subscribers.records import confirm
 
         with Session(engine) as session:
-            try:
-                subscriber = confirm(session, token, signer)
-                session.commit()
-            except TokenError:
-                return neutral(pages, request)
+            subscriber = confirm(session, token, signer)
+            session.commit()
             return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email))
 
     return app
