@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from .db import begin_write
+from .message import make_message_id
 from .models import Digest, DigestItem, utcnow
 
 PLANNED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN, SKIPPED = (
@@ -100,7 +101,8 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
         row.lease_owner = owner
         row.lease_expires_at = now + timedelta(seconds=lease_seconds)
         row.attempts += 1
-        row.message_id = row.message_id or f"<{uuid.uuid4().hex}.{row.id}@{message_domain}>"
+        # Made once per row and kept: a retry reuses it, and a random part keeps it unique across databases.
+        row.message_id = row.message_id or make_message_id(f"{uuid.uuid4().hex}-{row.id}", message_domain)
         row.updated_at = now
         session.add(row)
         claims.append(Claim(row.id, row.subscriber_id, row.period, row.scheduled_for, row.message_id,

@@ -86,6 +86,9 @@ class Pipeline:
         self.signer = Signer(secret_keys(settings))
         self.options = SelectionOptions.from_settings(settings)
         self.dkim = DkimKey.from_settings(settings)
+        # Derived once from DIGEST_FROM, used for every message.
+        self.envelope_sender = split_address(settings.from_address)[1]
+        self.message_domain = self.envelope_sender.rpartition("@")[2] or "localhost"
         self._articles: tuple[datetime, datetime, object] | None = None
 
     # -- pieces shared by preview and send -------------------------------------------------
@@ -216,14 +219,6 @@ class Pipeline:
         return ledger.claim(session, owner=owner, now=now, limit=limit, lease_seconds=settings.lease_seconds,
                             max_attempts=settings.max_attempts, resend_unknown=settings.resend_unknown,
                             message_domain=self.message_domain, digest_ids=digest_ids)
-
-    @property
-    def envelope_sender(self) -> str:
-        return split_address(self.settings.from_address)[1]
-
-    @property
-    def message_domain(self) -> str:
-        return self.settings.from_address.rpartition("@")[2].strip(" >") or "localhost"
 
     def process(self, session: Session, mailer, claims: list[ledger.Claim], owner: str, now: datetime,
                 counts: RunCounts, *, stop: Callable[[], bool] | None = None,
