@@ -40,6 +40,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy so far (all processes, the database server included)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 # -- a minimal SMTP sink ------------------------------------------------------------------------
 
 
@@ -64,7 +76,7 @@ def _run_sink(port_queue, stop_event, result_queue) -> None:
             await asyncio.sleep(0.2)
         server.close()
         result_queue.put({"messages": counter["messages"], "distinct_recipients": len(counter["recipients"]),
-                          "peak_rss_mb": round(_peak_rss_mb(), 1)})
+                          "peak_rss_mb": round(_peak_rss_mb(), 1), "cpu_seconds": round(_cpu_seconds(), 1)})
 
     asyncio.run(main())
 
@@ -90,7 +102,8 @@ def role_worker(url: str, smtp_port: int, concurrency: int) -> dict:
     started = time.perf_counter()
     run_worker(pipeline, lambda: get_mailer("smtp", settings), WorkerOptions(executor="queue", concurrency=concurrency),
                wait=False)
-    return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    return {"seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "cpu_seconds": round(_cpu_seconds(), 1)}
 
 
 def role_inline(url: str, smtp_port: int, as_of: str) -> dict:
@@ -106,7 +119,7 @@ def role_inline(url: str, smtp_port: int, as_of: str) -> dict:
     started = time.perf_counter()
     counts = run_inline(pipeline, lambda: get_mailer("smtp", settings), datetime.fromisoformat(as_of))
     return {"seconds": round(time.perf_counter() - started, 2), "sent": counts.sent,
-            "peak_rss_mb": round(_peak_rss_mb(), 1)}
+            "peak_rss_mb": round(_peak_rss_mb(), 1), "cpu_seconds": round(_cpu_seconds(), 1)}
 
 
 def _spawn_role(*args: str) -> subprocess.Popen:
@@ -167,7 +180,7 @@ def main() -> None:
         t0 = time.perf_counter()
         build_world(engine, subscribers=args.subscribers)
         report["setup_seconds"] = round(time.perf_counter() - t0, 2)
-        started = time.perf_counter()
+        started, busy_before = time.perf_counter(), _busy_cpu_seconds()
         if executor == "queue":
             ensure_queue_schema(url)
             pipeline = Pipeline(engine, _settings(url, port))
@@ -179,6 +192,12 @@ def main() -> None:
             procs = [_spawn_role("inline", url, str(port), AS_OF.isoformat()) for _ in range(args.workers)]
         report["worker_processes"] = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
         report["total_seconds"] = round(time.perf_counter() - started, 2)
+        # Where the machine's CPU went during the run: the workers, and everything else (mostly
+        # the database server; the sink reports its own below).
+        busy = _busy_cpu_seconds() - busy_before
+        workers_cpu = sum(p["cpu_seconds"] for p in report["worker_processes"])
+        report["cpu_seconds"] = {"machine": round(busy, 1), "workers": round(workers_cpu, 1),
+                                 "database_and_rest": round(busy - workers_cpu, 1)}
         stop_event.set()
         report["sink"] = result_queue.get(timeout=30)
         report["digests_per_second"] = round(report["sink"]["messages"] / report["total_seconds"], 1)

@@ -70,6 +70,7 @@ class Settings:
     worker_stalled_seconds: float = 30.0
     worker_shutdown_seconds: float = 60.0
     worker_poll_seconds: float = 5.0
+    worker_batch: int = 25
     email_check_deliverability: bool = False
 
     def replace(self, **changes) -> "Settings":

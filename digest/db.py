@@ -73,6 +73,22 @@ def begin_write(session: Session) -> None:
     session.connection(execution_options={"digest_immediate": True})
 
 
+# A pass that adds at least this many rows to a table refreshes that table's planner statistics.
+ANALYZE_AFTER_ROWS = 500
+
+
+def analyze(bind, *tables: str) -> None:
+    """Refresh PostgreSQL's planner statistics for tables a pass just filled (no-op on SQLite).
+
+    Autovacuum normally does this within a minute, but it may be off (it is on this project's test
+    machines) or not yet have run: a queue table analyzed while empty keeps a plan that sorts the
+    whole backlog on every fetch, which made each job cost O(backlog) (69 jobs/s at 20,000 waiting
+    jobs, 559/s after ANALYZE). ANALYZE may run inside a transaction and blocks no reads or writes.
+    """
+    if bind.dialect.name == "postgresql" and tables:
+        bind.exec_driver_sql("ANALYZE " + ", ".join(tables))
+
+
 def alembic_config(url: str):
     from alembic.config import Config
 

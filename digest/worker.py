@@ -1,14 +1,21 @@
-"""Scale-out: the due pass as one job per digest, run by procrastinate workers (PostgreSQL) or in-process threads.
+"""Scale-out: the due pass as jobs of a few digests each, run by procrastinate workers (PostgreSQL)
+or in-process threads.
 
-Two executors share one job body (`DigestJob`: claim that digest by id under a lease, build, send,
-record), so exactly-once rests on the ledger in both, never on the queue:
+Two executors share one job body (`DigestJob`: claim those digests by id under a lease, build,
+send, record), so exactly-once rests on the ledger in both, never on the queue:
 
 - `inline` (any database, the default): the due pass plans the ledger rows, then
   DIGEST_WORKER_CONCURRENCY threads in this process claim and send them.
-- `queue` (PostgreSQL only): the due pass plans the ledger rows and defers one procrastinate job per
-  sendable digest in the same transaction; `digest worker` processes run the jobs. A job is only a
-  nudge: the claim decides, so a duplicate job sends nothing and a lost job is re-deferred by the
-  next due pass (the sweep picks up every sendable row that has no waiting job).
+- `queue` (PostgreSQL only): the due pass plans the ledger rows and, in the same transaction,
+  defers one procrastinate job per DIGEST_WORKER_BATCH sendable digests (25 by default; 1 gives
+  one job per digest); `digest worker` processes run the jobs. A job is only a nudge: the claim
+  decides, so a duplicate job sends nothing and a lost job is re-deferred by the next due pass
+  (the sweep picks up every sendable row that no waiting job names).
+
+Why batches: a procrastinate job costs about 2 ms of CPU of its own (fetch, finish, the thread
+hand-off), and a job of one digest also pays its own claim, reader and history queries; one
+digest per job ran at 70-100 digests/s on the 2-core benchmark machine, a job of 25 at the
+speed of the inline executor (see benchmarks/bench_e2e.py and docs/operations.md).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from . import ledger
-from .db import normalize_url
+from .db import ANALYZE_AFTER_ROWS, analyze, normalize_url
 from .errors import ConfigError
 from .models import Digest
 from .pipeline import Pipeline, RunCounts, owner_id
@@ -61,6 +68,7 @@ class WorkerOptions:
     stalled_seconds: float = 30.0
     shutdown_seconds: float = 60.0
     poll_seconds: float = 5.0
+    batch: int = 25
 
     @classmethod
     def from_settings(cls, settings) -> "WorkerOptions":
@@ -85,7 +93,8 @@ class WorkerOptions:
                    concurrency=number("worker_concurrency", 4, int),
                    stalled_seconds=number("worker_stalled_seconds", 30.0, float),
                    shutdown_seconds=number("worker_shutdown_seconds", 60.0, float),
-                   poll_seconds=number("worker_poll_seconds", 5.0, float))
+                   poll_seconds=number("worker_poll_seconds", 5.0, float),
+                   batch=number("worker_batch", 25, int))
 
 
 def is_postgres(url: str) -> bool:
@@ -101,7 +110,7 @@ def libpq_url(url: str) -> str:
 
 
 class DigestJob:
-    """Claim one digest by id, then build, send and record it; thread-safe, one mailer per thread.
+    """Claim some digests by id, then build, send and record them; thread-safe, one mailer per thread.
 
     The mailer of each thread is opened on first use and kept open (one SMTP connection reused
     job after job); close() closes them all.
@@ -134,19 +143,22 @@ class DigestJob:
             except Exception:  # closing is best effort; the messages are already recorded
                 log.debug("closing a mailer failed", exc_info=True)
 
-    def __call__(self, digest_id: int, as_of: datetime | None = None, *,
+    def __call__(self, digest_ids: int | list[int], as_of: datetime | None = None, *,
                  stop: Callable[[], bool] | None = None) -> RunCounts:
         # A due pass run "as of" a later time (tests, a clock ahead) hands that time on; otherwise
         # the worker's own clock decides what is due.
+        ids = [digest_ids] if isinstance(digest_ids, int) else list(dict.fromkeys(digest_ids))
         now = max(_utcnow(), as_of) if as_of else _utcnow()
         owner = owner_id()
         counts = RunCounts()
         with Session(self.pipeline.engine) as session:
-            claims = self.pipeline.claim(session, owner, now, limit=1, digest_ids=[digest_id])
+            claims = self.pipeline.claim(session, owner, now, limit=len(ids), digest_ids=ids)
             if claims:
                 self.pipeline.process(session, self.mailer(), claims, owner, now, counts, stop=stop)
-            elif self._claimable_later(session, digest_id, now):
-                raise Busy(f"digest {digest_id} is held by another transaction; try again")
+            claimed = {c.digest_id for c in claims}
+            held = [i for i in ids if i not in claimed and self._claimable_later(session, i, now)]
+        if held:
+            raise Busy(f"digest(s) {', '.join(map(str, held))} held by another transaction; try again")
         return counts
 
     def _claimable_later(self, session: Session, digest_id: int, now: datetime) -> bool:
@@ -232,14 +244,16 @@ def ensure_queue_schema(url: str) -> bool:
         engine.dispose()
 
 
-def enqueue_due(pipeline: Pipeline, as_of: datetime) -> dict:
-    """Plan the due ledger rows and defer one job per sendable digest, in one transaction.
+def enqueue_due(pipeline: Pipeline, as_of: datetime, *, batch: int | None = None) -> dict:
+    """Plan the due ledger rows and defer jobs for the sendable digests, in one transaction.
 
-    Sendable rows that already have a waiting job are left alone; everything else
-    (new rows, deferred rows due again, rows of a crashed sender) gets a job. Returns
-    {"planned": N, "enqueued": N, "missed": N}.
+    Each job names up to `batch` digests (DIGEST_WORKER_BATCH). Sendable rows that a waiting job
+    already names are left alone; everything else (new rows, deferred rows due again, rows of a
+    crashed sender) goes into new jobs. Returns {"planned", "missed", "enqueued" (digests), "jobs"}.
     """
     engine = pipeline.engine
+    settings = pipeline.settings
+    batch = batch or WorkerOptions.from_settings(settings).batch
     with engine.connect() as conn, conn.begin():
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ENQUEUE_LOCK)))
         # The pipeline commits its own units of work; bound to this connection they become
@@ -248,12 +262,13 @@ def enqueue_due(pipeline: Pipeline, as_of: datetime) -> dict:
             started = _utcnow()
             pipeline.plan_due(session, as_of)
             planned, missed = log_new_rows(session, since=started)
-            settings = pipeline.settings
             ids = list(session.exec(select(Digest.id).where(
                 ledger._sendable(as_of, settings.max_attempts, settings.resend_unknown)).order_by(
                 Digest.scheduled_for, Digest.id)).all())
-        enqueued = _defer(conn, ids, as_of)
-    return {"planned": planned, "missed": missed, "enqueued": enqueued}
+        enqueued, jobs = _defer(conn, ids, as_of, batch)
+        if jobs >= ANALYZE_AFTER_ROWS:
+            analyze(conn, "procrastinate_jobs")
+    return {"planned": planned, "missed": missed, "enqueued": enqueued, "jobs": jobs}
 
 
 def log_new_rows(session: Session, *, since: datetime) -> tuple[int, int]:
@@ -277,30 +292,44 @@ def warm(pipeline: Pipeline) -> None:
         refresh()
 
 
+# The digests a waiting job names: `digest_ids` (a batch), or `digest_id` (one digest per job, as
+# jobs deferred before batches were introduced still say).
 _DEFER = sa.text("""
-    SELECT coalesce(array_length(procrastinate_defer_jobs_v1(ARRAY(
-        SELECT ROW(:queue, :task, 0, NULL, 'digest:' || d.id,
-                   jsonb_build_object('digest_id', d.id, 'as_of', CAST(:as_of AS text)),
-                   NULL)::procrastinate_job_to_defer_v1
-          FROM unnest(CAST(:ids AS bigint[])) AS d(id)
-         WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-                            WHERE j.queueing_lock = 'digest:' || d.id AND j.status = 'todo')
-    )), 1), 0)
+    WITH waiting AS (
+        SELECT CAST(jsonb_array_elements_text(
+                   coalesce(j.args -> 'digest_ids', jsonb_build_array(j.args -> 'digest_id'))) AS bigint) AS id
+          FROM procrastinate_jobs j
+         WHERE j.queue_name = :queue AND j.task_name = :task AND j.status = 'todo'
+    ), todo AS (
+        SELECT d.id, row_number() OVER (ORDER BY d.n) AS n
+          FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY AS d(id, n)
+         WHERE NOT EXISTS (SELECT 1 FROM waiting w WHERE w.id = d.id)
+    ), jobs AS (
+        SELECT (n - 1) / :batch AS job, jsonb_agg(id ORDER BY n) AS ids, count(*) AS size
+          FROM todo GROUP BY 1
+    ), deferred AS (
+        SELECT procrastinate_defer_jobs_v1(ARRAY(
+                   SELECT ROW(:queue, :task, 0, NULL, NULL,
+                              jsonb_build_object('digest_ids', ids, 'as_of', CAST(:as_of AS text)),
+                              NULL)::procrastinate_job_to_defer_v1
+                     FROM jobs ORDER BY job)) AS job_ids
+    )
+    SELECT (SELECT coalesce(sum(size), 0) FROM jobs), coalesce(array_length(job_ids, 1), 0) FROM deferred
 """)
 
 
-def _defer(conn, ids: list[int], as_of: datetime) -> int:
-    """One procrastinate job per id that has none waiting, through procrastinate's own defer
-    function (so its triggers notify the workers).
+def _defer(conn, ids: list[int], as_of: datetime, batch: int) -> tuple[int, int]:
+    """Jobs of up to `batch` digests for the ids no waiting job names, through procrastinate's own
+    defer function (so its triggers notify the workers); returns (digests, jobs).
 
-    The queueing lock `digest:<id>` keeps one waiting job per digest. No procrastinate `lock`: the
-    ledger claim already keeps two jobs of one digest from both sending, and a lock makes every
-    fetch check earlier jobs of the same lock (it cost a third of the throughput).
+    No procrastinate `lock` or queueing lock: the ledger claim already keeps two jobs naming one
+    digest from both sending it, and the enqueue lock keeps two due passes from both deferring it.
     """
     if not ids:
-        return 0
-    return int(conn.execute(_DEFER, {"queue": QUEUE, "task": TASK, "ids": ids,
-                                     "as_of": as_of.isoformat()}).scalar() or 0)
+        return 0, 0
+    digests, jobs = conn.execute(_DEFER, {"queue": QUEUE, "task": TASK, "ids": ids, "batch": max(int(batch), 1),
+                                          "as_of": as_of.isoformat()}).one()
+    return int(digests or 0), int(jobs or 0)
 
 
 def make_app(url: str):
@@ -316,10 +345,13 @@ def register_tasks(app, job: DigestJob, *, max_attempts: int = 5) -> None:
 
     @app.task(name=TASK, queue=QUEUE,
               retry=procrastinate.RetryStrategy(max_attempts=max_attempts * 4, wait=2))
-    def send_digest(digest_id: int, as_of: str | None = None) -> dict:
-        # Raising (the database went away, say) lets procrastinate retry the job; the lease and
-        # the ledger state keep a retry from sending twice.
-        counts = job(digest_id, datetime.fromisoformat(as_of) if as_of else None)
+    def send_digest(digest_ids: list[int] | None = None, as_of: str | None = None,
+                    digest_id: int | None = None) -> dict:
+        # `digest_id` is the one-digest form of jobs deferred by earlier versions. Raising (the
+        # database went away, say) lets procrastinate retry the job; the lease and the ledger
+        # state keep a retry from sending twice.
+        ids = list(digest_ids or []) + ([digest_id] if digest_id is not None else [])
+        counts = job(ids, datetime.fromisoformat(as_of) if as_of else None)
         return counts.as_json()
 
 
@@ -394,7 +426,7 @@ def due_pass(pipeline: Pipeline, mailer_factory: MailerFactory, options: WorkerO
         ensure_queue_schema(pipeline.settings.database_url)
 
         def enqueue(stop, as_of: datetime) -> dict:
-            return enqueue_due(pipeline, as_of)
+            return enqueue_due(pipeline, as_of, batch=options.batch)
 
         return enqueue
 

@@ -77,7 +77,7 @@ def test_four_worker_processes_send_two_thousand_digests_each_exactly_once(pg_ur
     emails = build_world(engine, subscribers=2000)
     pipeline = Pipeline(engine, settings_for(pg_url))
     enqueued = enqueue_due(pipeline, AS_OF)
-    assert enqueued == {"planned": 2000, "missed": 0, "enqueued": 2000}
+    assert enqueued == {"planned": 2000, "missed": 0, "enqueued": 2000, "jobs": 80}  # DIGEST_WORKER_BATCH=25
     assert enqueue_due(pipeline, AS_OF)["enqueued"] == 0  # a second pass finds every digest already queued
     with SMTPServer() as server:
         env = worker_env(pg_url, server.port, DIGEST_WORKER_CONCURRENCY="4")
