@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -87,6 +88,34 @@ def analyze(bind, *tables: str) -> None:
     """
     if bind.dialect.name == "postgresql" and tables:
         bind.exec_driver_sql("ANALYZE " + ", ".join(tables))
+
+
+@contextmanager
+def sending_session(engine: sa.Engine):
+    """A session for a sending loop, which commits once or twice per message.
+
+    On PostgreSQL it keeps one connection for the whole loop: through the pool, each of those
+    commits would give the connection back and the next statement would check it out again with
+    a liveness ping (two extra round trips per message). A second connection in autocommit mode
+    runs the single-statement steps (see autocommit_connection). SQLite sessions stay on the engine
+    (BEGIN IMMEDIATE is chosen per transaction there).
+    """
+    if engine.dialect.name != "postgresql":
+        with Session(engine) as session:
+            yield session
+        return
+    with engine.connect() as conn, engine.connect() as auto, Session(bind=conn) as session:
+        session.info[_AUTOCOMMIT] = auto.execution_options(isolation_level="AUTOCOMMIT")
+        yield session
+
+
+_AUTOCOMMIT = "digest.autocommit_connection"
+
+
+def autocommit_connection(session: Session) -> sa.Connection | None:
+    """The sending session's autocommit connection (PostgreSQL), for the per-message statements
+    that are one statement each: run there, they skip the BEGIN and COMMIT round trips."""
+    return session.info.get(_AUTOCOMMIT)
 
 
 def alembic_config(url: str):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from .db import begin_write
+from .db import autocommit_connection, begin_write
 from .message import make_message_id
 from .models import Digest, DigestItem, utcnow
 
@@ -125,9 +125,14 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
     Runs once per message on the hot path, so it is two Core statements: the guarded state
     change (only the lease holder may record it) and one multi-row insert of the items.
     """
-    table = Digest.__table__
     if session.in_transaction():
         session.commit()
+    auto = autocommit_connection(session)
+    if auto is not None:
+        # PostgreSQL: the guarded state change and the items in one statement, which commits itself.
+        return auto.execute(_MARK_SENT, {"m_id": digest_id, "m_owner": owner, "m_now": now, "m_sid": subscriber_id,
+                                         "m_articles": list(dict.fromkeys(article_ids))}).scalar() == 1
+    table = Digest.__table__
     # Straight on the connection: the ORM's execution path costs more than the statements.
     conn = session.connection()
     result = conn.execute(
@@ -143,6 +148,30 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
             for position, article_id in enumerate(dict.fromkeys(article_ids))])
     session.commit()
     return True
+
+
+def _mark_sent_statement():
+    """WITH sent AS (UPDATE digest ... RETURNING id), items AS (INSERT INTO digest_item SELECT ...
+    FROM sent, unnest(:articles) WITH ORDINALITY) SELECT count(*) FROM sent (PostgreSQL)."""
+    table, items = Digest.__table__, DigestItem.__table__
+    # Bind names must not be column names: in an UPDATE those would become SET clauses.
+    now = sa.bindparam("m_now", type_=table.c.sent_at.type)
+    sent = (sa.update(table)
+            .where(table.c.id == sa.bindparam("m_id"), table.c.state == SENDING,
+                   table.c.lease_owner == sa.bindparam("m_owner"))
+            .values(state=SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
+                    last_error=None)
+            .returning(table.c.id).cte("sent"))
+    articles = (sa.func.unnest(sa.bindparam("m_articles", type_=postgresql.ARRAY(sa.BigInteger)))
+                .table_valued("article_id", with_ordinality="n").render_derived().alias("a"))
+    insert = items.insert().from_select(
+        ["digest_id", "article_id", "subscriber_id", "position"],
+        sa.select(sent.c.id, articles.c.article_id, sa.bindparam("m_sid", type_=sa.Integer), articles.c.n - 1)
+        .select_from(sent.join(articles, sa.true())))  # the sent row (if any) with every article
+    return sa.select(sa.func.count()).select_from(sent).add_cte(insert.cte("items"))
+
+
+_MARK_SENT = _mark_sent_statement()
 
 
 def mark_retry(session: Session, digest_id: int, owner: str, error: str, *, now: datetime,

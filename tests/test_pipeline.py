@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 from datetime import timedelta
 from email import policy
+from html import unescape
 
 import pytest
 from sqlmodel import Session, select
@@ -77,7 +78,8 @@ def test_preview_shows_exactly_what_is_sent_before_and_after_the_send(world):
     sent_html = sent.get_body(("html",)).get_content().replace("\r\n", "\n")
     sent_text = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")
     for built in (before, after):
-        assert built.rendered.html.replace("\r\n", "\n") == sent_html
+        # The same document; the mail carries its non-ASCII characters as references (&#8230;).
+        assert unescape(built.rendered.html.replace("\r\n", "\n")) == unescape(sent_html)
         assert built.rendered.text.replace("\r\n", "\n") == sent_text
         assert built.rendered.subject == sent["Subject"]
 
@@ -136,3 +138,36 @@ def test_due_pass_reads_subscribers_page_by_page_and_misses_none(world, engine):
         whole = list(queries.sendable_schedules(session, SLOT.date(), page=1000))
     assert paged == whole and len(paged) == 3
     assert [row[0] for row in paged] == sorted(row[0] for row in paged)
+
+
+@pytest.mark.parametrize("plain_session", [False, True], ids=["sending-session", "plain-session"])
+def test_mark_sent_records_the_items_once_and_only_for_the_lease_holder(world, engine, plain_session):
+    """The hot-path recording (one autocommit statement on PostgreSQL) and the ORM session path agree."""
+    from digest import ledger
+    from digest.db import sending_session
+
+    now = SLOT + timedelta(minutes=5)
+    opened = Session(engine) if plain_session else sending_session(engine)
+    with opened as session:
+        world.plan_due(session, now)
+        claims = world.claim(session, "worker-a", now, limit=10)
+        assert len(claims) == 3
+        first, second, third = claims
+        assert ledger.mark_sent(session, first.digest_id, "worker-a", [12, 3, 7, 3], now=now,
+                                subscriber_id=first.subscriber_id)
+        # Recorded already, or a lease someone else holds: nothing changes.
+        assert not ledger.mark_sent(session, first.digest_id, "worker-a", [5], now=now,
+                                    subscriber_id=first.subscriber_id)
+        assert not ledger.mark_sent(session, second.digest_id, "worker-b", [5], now=now,
+                                    subscriber_id=second.subscriber_id)
+        # A quiet-week note carries no articles and is still a send.
+        assert ledger.mark_sent(session, third.digest_id, "worker-a", [], now=now, subscriber_id=third.subscriber_id)
+    with Session(engine) as session:
+        rows = {r.id: r for r in session.exec(select(Digest)).all()}
+        items = session.exec(select(DigestItem.digest_id, DigestItem.article_id, DigestItem.position,
+                                    DigestItem.subscriber_id).order_by(DigestItem.digest_id, DigestItem.position)).all()
+    assert [(r.state, r.lease_owner) for r in (rows[first.digest_id], rows[third.digest_id])] == [("sent", None)] * 2
+    assert rows[first.digest_id].sent_at is not None and rows[first.digest_id].last_error is None
+    assert (rows[second.digest_id].state, rows[second.digest_id].lease_owner) == ("sending", "worker-a")
+    assert items == [(first.digest_id, 12, 0, first.subscriber_id), (first.digest_id, 3, 1, first.subscriber_id),
+                     (first.digest_id, 7, 2, first.subscriber_id)]

@@ -147,3 +147,31 @@ def test_signer_from_settings_verifies_tokens_made_with_an_old_key():
     old_token = Signer(["old-key"]).make("unsubscribe", 11)
     settings = Settings(secret_key="new-key", secret_keys_old="old-key")
     assert signer_from_settings(settings).read("unsubscribe", old_token) == 11
+
+
+def test_links_made_on_the_fast_path_are_plain_itsdangerous_tokens_with_the_newest_key():
+    import hashlib
+
+    from itsdangerous import URLSafeSerializer
+
+    from subscribers.tokens import _SALT
+
+    signer = Signer(["newest-key", "older-key"])
+    for purpose in ("unsubscribe", "web", "feedback"):
+        reference = URLSafeSerializer(["newest-key"], salt=_SALT + purpose,
+                                      signer_kwargs={"digest_method": hashlib.sha256})
+        for extra in (None, {"p": "2026-W48"}, {"k": "company", "n": "바이트댄스 \"quoted\" \\ ü", "d": "less"}):
+            token = signer.make(purpose, 4321, extra=extra)
+            assert reference.loads(token) == ([4321, extra] if extra else [4321])
+            assert signer.read(purpose, token) == ((4321, extra) if extra else 4321)
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 32, 64, 65, 200])
+def test_the_precomputed_hmac_equals_the_standard_one_for_any_key_length(key_length):
+    import hmac
+
+    from subscribers.tokens import _HmacSha256
+
+    key = bytes(range(256))[:key_length] if key_length <= 256 else b"k" * key_length
+    for message in (b"", b"x", b"payload.with.dots" * 20):
+        assert _HmacSha256(key).digest(message) == hmac.digest(key, message, "sha256")
