@@ -57,7 +57,8 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        # Each sending loop holds two connections (db.sending_session): room for 15 at once per process.
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigError(f"cannot use DIGEST_DATABASE_URL {url!r}: {exc}") from None
 

@@ -85,11 +85,22 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
         session.add(row)
     if abandoned:
         session.flush()
-    query = (select(Digest).where(_sendable(now, max_attempts, resend_unknown))
-             .order_by(Digest.scheduled_for, Digest.id).limit(limit).with_for_update(skip_locked=True))
     if digest_ids is not None:
-        query = query.where(Digest.id.in_(digest_ids))
-    rows = session.exec(query).all()
+        rows = list(session.exec(select(Digest).where(_sendable(now, max_attempts, resend_unknown),
+                                                      Digest.id.in_(digest_ids))
+                                 .order_by(Digest.scheduled_for, Digest.id).with_for_update(skip_locked=True)))
+    else:
+        # Retries first (deferred and due again, or unknown: few, and scheduled earlier), then new
+        # rows. One query per kind, so each reads ix_digest_state_scheduled in order and stops at
+        # the limit; one query over all sendable states sorted every pending row for each claim.
+        rows = []
+        for kind in (_retry_due(now, resend_unknown), Digest.state == PLANNED):
+            if len(rows) >= limit:
+                break
+            rows += session.exec(select(Digest).where(kind, Digest.attempts < max_attempts,
+                                                      Digest.scheduled_for <= now)
+                                 .order_by(Digest.scheduled_for, Digest.id).limit(limit - len(rows))
+                                 .with_for_update(skip_locked=True)).all()
     claims = []
     for row in rows:
         previous = row.state
@@ -232,15 +243,16 @@ def release(session: Session, digest_ids: list[int], owner: str, *, now: datetim
     return len(rows)
 
 
+def _retry_due(now: datetime, resend_unknown: bool):
+    """Rows to try again now: deferred and past their backoff, or unknown (when resent)."""
+    return sa.or_(sa.and_(Digest.state == DEFERRED,
+                          sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)),
+                  *([Digest.state == UNKNOWN] if resend_unknown else []))
+
+
 def _sendable(now: datetime, max_attempts: int, resend_unknown: bool):
-    return sa.and_(
-        sa.or_(
-            Digest.state == PLANNED,
-            sa.and_(Digest.state == DEFERRED,
-                    sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)),
-            *([Digest.state == UNKNOWN] if resend_unknown else []),
-        ),
-        Digest.attempts < max_attempts, Digest.scheduled_for <= now)
+    return sa.and_(sa.or_(Digest.state == PLANNED, _retry_due(now, resend_unknown)),
+                   Digest.attempts < max_attempts, Digest.scheduled_for <= now)
 
 
 def pending_count(session: Session, now: datetime, max_attempts: int, resend_unknown: bool = True) -> int:

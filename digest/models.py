@@ -126,11 +126,13 @@ class Follow(SQLModel, table=True):
 class Digest(SQLModel, table=True):
     """The ledger: one row per subscriber per period, the only record of a send."""
 
-    __table_args__ = (sa.UniqueConstraint("subscriber_id", "period", name="uq_digest_subscriber_period"),)
+    __table_args__ = (sa.UniqueConstraint("subscriber_id", "period", name="uq_digest_subscriber_period"),
+                      # claims read sendable rows in schedule order (migration 0002)
+                      sa.Index("ix_digest_state_scheduled", "state", "scheduled_for", "id"))
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
     period: str = Field(max_length=20)
-    state: str = Field(default="planned", max_length=12, index=True)
+    state: str = Field(default="planned", max_length=12)
     scheduled_for: datetime = _ts()
     message_id: str | None = Field(default=None, max_length=300)
     attempts: int = 0

@@ -156,21 +156,22 @@ class DigestJob:
             if claims:
                 self.pipeline.process(session, self.mailer(), claims, owner, now, counts, stop=stop)
             claimed = {c.digest_id for c in claims}
-            held = [i for i in ids if i not in claimed and self._claimable_later(session, i, now)]
+            held = self._claimable_later(session, [i for i in ids if i not in claimed], now)
         if held:
             raise Busy(f"digest(s) {', '.join(map(str, held))} held by another transaction; try again")
         return counts
 
-    def _claimable_later(self, session: Session, digest_id: int, now: datetime) -> bool:
-        # Another worker's claim can hold this row's lock for a moment (it is turning a dead sender's
+    def _claimable_later(self, session: Session, digest_ids: list[int], now: datetime) -> list[int]:
+        # Another worker's claim can hold a row's lock for a moment (it is turning a dead sender's
         # row into `unknown`, say); a claim then skips it. Sendable rows are tried again, rather than
         # waiting for the next due pass to notice them.
-        row = session.get(Digest, digest_id)
+        if not digest_ids:
+            return []
+        settings = self.pipeline.settings
+        held = session.exec(select(Digest.id).where(
+            Digest.id.in_(digest_ids), ledger._sendable(now, settings.max_attempts, settings.resend_unknown))).all()
         session.commit()
-        if row is None or row.attempts >= self.pipeline.settings.max_attempts:
-            return False
-        return row.state in (ledger.PLANNED, ledger.UNKNOWN) or (
-            row.state == ledger.DEFERRED and (row.next_attempt_at is None or row.next_attempt_at <= now))
+        return sorted(held)
 
 
 class Busy(Exception):

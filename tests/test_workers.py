@@ -192,3 +192,31 @@ class _WithExecutor:
 
     def __getattr__(self, name):
         return getattr(self._settings, name)
+
+
+@pytest.mark.postgres
+def test_one_job_per_digest_and_jobs_of_the_older_one_digest_form_are_still_run(pg_url):
+    import sqlalchemy as sa
+
+    engine = make_engine(pg_url)
+    emails = build_world(engine, subscribers=30)
+    pipeline = Pipeline(engine, settings_for(pg_url, worker_batch=1))
+    assert enqueue_due(pipeline, AS_OF) == {"planned": 30, "missed": 0, "enqueued": 30, "jobs": 30}
+    with engine.begin() as conn:
+        sizes = conn.execute(sa.text("SELECT jsonb_array_length(args->'digest_ids') FROM procrastinate_jobs")).scalars().all()
+        assert sizes == [1] * 30
+        # Five jobs as an earlier version deferred them: {"digest_id": N}.
+        conn.execute(sa.text("""UPDATE procrastinate_jobs
+                                   SET args = jsonb_build_object('digest_id', args->'digest_ids'->0, 'as_of', args->'as_of')
+                                 WHERE id IN (SELECT id FROM procrastinate_jobs ORDER BY id LIMIT 5)"""))
+    # A due pass sees the older jobs as covering their digests and defers nothing new.
+    assert enqueue_due(pipeline, AS_OF)["enqueued"] == 0
+    with SMTPServer() as server:
+        worker = start_worker(worker_env(pg_url, server.port), "--burst")
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err[-2000:]
+        recipients = Counter(r for m in server.messages for r in m.rcpt_tos)
+    assert recipients == Counter(emails)
+    assert Counter(r.state for r in ledger(pg_url)) == {"sent": 30}
+    assert queue_stats(pg_url).get("todo", 0) == 0
+    engine.dispose()
