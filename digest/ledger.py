@@ -133,8 +133,9 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
               subscriber_id: int) -> bool:
     """Record an accepted send and what it carried, in one short transaction.
 
-    Runs once per message on the hot path, so it is two Core statements: the guarded state
-    change (only the lease holder may record it) and one multi-row insert of the items.
+    Runs once per message on the hot path: the guarded state change (only the lease holder may
+    record it) and one multi-row insert of the items, as two Core statements, or on a sending
+    session's PostgreSQL autocommit connection as one statement (one round trip, no BEGIN/COMMIT).
     """
     if session.in_transaction():
         session.commit()

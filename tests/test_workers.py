@@ -220,3 +220,30 @@ def test_one_job_per_digest_and_jobs_of_the_older_one_digest_form_are_still_run(
     assert Counter(r.state for r in ledger(pg_url)) == {"sent": 30}
     assert queue_stats(pg_url).get("todo", 0) == 0
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_batch_job_sends_what_it_can_claim_and_asks_to_be_retried_for_a_row_held_elsewhere(pg_url):
+    import sqlalchemy as sa
+
+    from digest.worker import Busy, DigestJob
+
+    engine = make_engine(pg_url)
+    build_world(engine, subscribers=6)
+    pipeline = Pipeline(engine, settings_for(pg_url))
+    enqueue_due(pipeline, AS_OF)
+    ids = [r.id for r in ledger(pg_url)]
+    MemoryMailer.reset()
+    job = DigestJob(pipeline, MemoryMailer)
+    # Another transaction holds one row's lock (a claim in progress elsewhere): a claim skips it.
+    with engine.connect() as other, other.begin():
+        other.execute(sa.text("SELECT id FROM digest WHERE id = :id FOR UPDATE"), {"id": ids[2]})
+        with pytest.raises(Busy, match=str(ids[2])):
+            job(ids, AS_OF)
+    assert len(MemoryMailer.outbox) == 5
+    assert Counter(r.state for r in ledger(pg_url)) == {"sent": 5, "planned": 1}
+    counts = job(ids, AS_OF)  # procrastinate's retry of the same job: only the held row is left
+    assert (counts.due, counts.sent) == (1, 1) and len(MemoryMailer.outbox) == 6
+    assert Counter(r.state for r in ledger(pg_url)) == {"sent": 6}
+    job.close()
+    engine.dispose()
