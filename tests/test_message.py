@@ -260,3 +260,26 @@ def test_dkim_key_is_none_when_unset_and_a_config_error_when_half_set(tmp_path):
     half.dkim_selector = None
     with pytest.raises(ConfigError, match="DKIM needs all"):
         DkimKey.from_settings(half)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(html=st.text(st.sampled_from(list("ab =\t.\r\n<>&;#x") + ["é", "中", "…", "\x7f", "\x85"]), max_size=600))
+def test_the_html_part_keeps_every_quoted_printable_line_within_76_octets_and_decodes_exactly(html):
+    import quopri
+
+    from digest.message import _html_body
+
+    encoded = _html_body(html)
+    lines = encoded.split(b"\r\n")
+    controls = "\x7f" in html or "\x85" in html  # these keep their UTF-8 bytes (binascii.b2a_qp)
+    # (b2a_qp can end a line at 77-78 octets when it escapes a tab there; render.clean strips
+    # control characters, so only the character-reference path carries real digests.)
+    assert encoded.isascii() and (controls or all(len(line) <= 76 for line in lines))
+    assert b"\n" not in encoded.replace(b"\r\n", b"") and b"\r" not in encoded.replace(b"\r\n", b"")
+    assert not any(line.endswith((b" ", b"\t")) for line in lines)
+    decoded = quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode("utf-8")
+    normalized = html.replace("\r\n", "\n").replace("\r", "\n")
+    if controls:
+        assert decoded == normalized
+    else:
+        assert decoded == normalized.encode("ascii", "xmlcharrefreplace").decode("ascii")
