@@ -17,12 +17,12 @@ from typing import Callable
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .config import Settings
 from .errors import ConfigError
 
 log = logging.getLogger("digest.scheduler")
 
 JOB_ID = "digest-due-pass"
-DEFAULT_INTERVAL_SECONDS = 120
 
 # A due pass: given a stop() callable and the time to act as of, it returns a JSON-able summary.
 DuePass = Callable[[Callable[[], bool], datetime], dict]
@@ -33,8 +33,8 @@ def interval_from_settings(settings) -> tuple[int, int]:
     try:
         from .worker import setting
 
-        interval = int(setting(settings, "scheduler_interval", DEFAULT_INTERVAL_SECONDS))
-        grace = int(setting(settings, "scheduler_misfire_grace", interval) or interval)
+        interval = int(setting(settings, "scheduler_interval"))
+        grace = int(setting(settings, "scheduler_misfire_grace") or interval)
     except (TypeError, ValueError):
         raise ConfigError("DIGEST_SCHEDULER_INTERVAL and DIGEST_SCHEDULER_MISFIRE_GRACE are whole seconds") from None
     if interval < 1 or grace < 1:
@@ -45,7 +45,7 @@ def interval_from_settings(settings) -> tuple[int, int]:
 class DueScheduler:
     """Runs `due_pass` every `interval` seconds (first run at once) until stopped by a signal or stop()."""
 
-    def __init__(self, due_pass: DuePass, *, interval: int = DEFAULT_INTERVAL_SECONDS,
+    def __init__(self, due_pass: DuePass, *, interval: int = Settings.scheduler_interval,
                  misfire_grace: int | None = None, on_result: Callable[[dict], None] | None = None,
                  clock: Callable[[], datetime] | None = None):
         self.due_pass = due_pass

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from . import ledger
+from .config import Settings
 from .db import ANALYZE_AFTER_ROWS, analyze, normalize_url, sending_session
 from .errors import ConfigError
 from .models import Digest
@@ -49,9 +50,9 @@ _SCHEMA_LOCK = _ENQUEUE_LOCK + 1
 MailerFactory = Callable[[], object]
 
 
-def setting(settings, name: str, default):
-    """A setting, or its default for settings objects made without it (tests, embedders)."""
-    return getattr(settings, name, default)
+def setting(settings, name: str):
+    """A setting, or its Settings default for settings objects made without it (tests, embedders)."""
+    return getattr(settings, name, getattr(Settings, name))
 
 
 def _utcnow() -> datetime:
@@ -62,18 +63,18 @@ def _utcnow() -> datetime:
 class WorkerOptions:
     """How many worker processes and concurrent jobs; read from settings (DIGEST_WORKER_*)."""
 
-    executor: str = "inline"
-    processes: int = 1
-    concurrency: int = 4
-    stalled_seconds: float = 30.0
-    shutdown_seconds: float = 60.0
-    poll_seconds: float = 5.0
-    batch: int = 25
+    executor: str = Settings.executor
+    processes: int = Settings.worker_processes
+    concurrency: int = Settings.worker_concurrency
+    stalled_seconds: float = Settings.worker_stalled_seconds
+    shutdown_seconds: float = Settings.worker_shutdown_seconds
+    poll_seconds: float = Settings.worker_poll_seconds
+    batch: int = Settings.worker_batch
 
     @classmethod
     def from_settings(cls, settings) -> "WorkerOptions":
-        def number(name, default, kind):
-            raw = setting(settings, name, default)
+        def number(name, kind):
+            raw = setting(settings, name)
             try:
                 value = kind(raw)
             except (TypeError, ValueError):
@@ -82,19 +83,19 @@ class WorkerOptions:
                 raise ConfigError(f"DIGEST_{name.upper()} must be greater than 0, not {raw!r}")
             return value
 
-        executor = str(setting(settings, "executor", "inline") or "inline").strip().lower()
+        executor = str(setting(settings, "executor") or "inline").strip().lower()
         if executor not in EXECUTORS:
             raise ConfigError(f"DIGEST_EXECUTOR must be inline or queue, not {executor!r}")
         if executor == "queue" and not is_postgres(settings.database_url):
             raise ConfigError("DIGEST_EXECUTOR=queue needs PostgreSQL (DIGEST_DATABASE_URL=postgresql://...); "
                               "on SQLite use DIGEST_EXECUTOR=inline")
         return cls(executor=executor,
-                   processes=number("worker_processes", 1, int),
-                   concurrency=number("worker_concurrency", 4, int),
-                   stalled_seconds=number("worker_stalled_seconds", 30.0, float),
-                   shutdown_seconds=number("worker_shutdown_seconds", 60.0, float),
-                   poll_seconds=number("worker_poll_seconds", 5.0, float),
-                   batch=number("worker_batch", 25, int))
+                   processes=number("worker_processes", int),
+                   concurrency=number("worker_concurrency", int),
+                   stalled_seconds=number("worker_stalled_seconds", float),
+                   shutdown_seconds=number("worker_shutdown_seconds", float),
+                   poll_seconds=number("worker_poll_seconds", float),
+                   batch=number("worker_batch", int))
 
 
 def is_postgres(url: str) -> bool:
