@@ -86,7 +86,7 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
     if abandoned:
         session.flush()
     if digest_ids is not None:
-        rows = list(session.exec(select(Digest).where(_sendable(now, max_attempts, resend_unknown),
+        rows = list(session.exec(select(Digest).where(sendable_clause(now, max_attempts, resend_unknown),
                                                       Digest.id.in_(digest_ids))
                                  .order_by(Digest.scheduled_for, Digest.id).with_for_update(skip_locked=True)))
     else:
@@ -251,7 +251,8 @@ def _retry_due(now: datetime, resend_unknown: bool):
                   *([Digest.state == UNKNOWN] if resend_unknown else []))
 
 
-def _sendable(now: datetime, max_attempts: int, resend_unknown: bool):
+def sendable_clause(now: datetime, max_attempts: int, resend_unknown: bool):
+    """The rows a claim may take now (a WHERE clause; also the due pass's sweep for jobs)."""
     return sa.and_(sa.or_(Digest.state == PLANNED, _retry_due(now, resend_unknown)),
                    Digest.attempts < max_attempts, Digest.scheduled_for <= now)
 
@@ -259,7 +260,7 @@ def _sendable(now: datetime, max_attempts: int, resend_unknown: bool):
 def pending_count(session: Session, now: datetime, max_attempts: int, resend_unknown: bool = True) -> int:
     """How many rows a claim could take now (for progress output)."""
     count = session.exec(select(sa.func.count()).select_from(Digest)
-                         .where(_sendable(now, max_attempts, resend_unknown))).one()
+                         .where(sendable_clause(now, max_attempts, resend_unknown))).one()
     session.commit()
     return int(count)
 

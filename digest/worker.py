@@ -144,11 +144,11 @@ class DigestJob:
             except Exception:  # closing is best effort; the messages are already recorded
                 log.debug("closing a mailer failed", exc_info=True)
 
-    def __call__(self, digest_ids: int | list[int], as_of: datetime | None = None, *,
+    def __call__(self, digest_ids: list[int], as_of: datetime | None = None, *,
                  stop: Callable[[], bool] | None = None) -> RunCounts:
         # A due pass run "as of" a later time (tests, a clock ahead) hands that time on; otherwise
         # the worker's own clock decides what is due.
-        ids = [digest_ids] if isinstance(digest_ids, int) else list(dict.fromkeys(digest_ids))
+        ids = list(dict.fromkeys(digest_ids))
         now = max(_utcnow(), as_of) if as_of else _utcnow()
         owner = owner_id()
         counts = RunCounts()
@@ -157,12 +157,12 @@ class DigestJob:
             if claims:
                 self.pipeline.process(session, self.mailer(), claims, owner, now, counts, stop=stop)
             claimed = {c.digest_id for c in claims}
-            held = self._claimable_later(session, [i for i in ids if i not in claimed], now)
+            held = self._sendable_among(session, [i for i in ids if i not in claimed], now)
         if held:
             raise Busy(f"digest(s) {', '.join(map(str, held))} held by another transaction; try again")
         return counts
 
-    def _claimable_later(self, session: Session, digest_ids: list[int], now: datetime) -> list[int]:
+    def _sendable_among(self, session: Session, digest_ids: list[int], now: datetime) -> list[int]:
         # Another worker's claim can hold a row's lock for a moment (it is turning a dead sender's
         # row into `unknown`, say); a claim then skips it. Sendable rows are tried again, rather than
         # waiting for the next due pass to notice them.
@@ -170,7 +170,7 @@ class DigestJob:
             return []
         settings = self.pipeline.settings
         held = session.exec(select(Digest.id).where(
-            Digest.id.in_(digest_ids), ledger._sendable(now, settings.max_attempts, settings.resend_unknown))).all()
+            Digest.id.in_(digest_ids), ledger.sendable_clause(now, settings.max_attempts, settings.resend_unknown))).all()
         session.commit()
         return sorted(held)
 
@@ -265,7 +265,7 @@ def enqueue_due(pipeline: Pipeline, as_of: datetime, *, batch: int | None = None
             pipeline.plan_due(session, as_of)
             planned, missed = log_new_rows(session, since=started)
             ids = list(session.exec(select(Digest.id).where(
-                ledger._sendable(as_of, settings.max_attempts, settings.resend_unknown)).order_by(
+                ledger.sendable_clause(as_of, settings.max_attempts, settings.resend_unknown)).order_by(
                 Digest.scheduled_for, Digest.id)).all())
         enqueued, jobs = _defer(conn, ids, as_of, batch)
         if jobs >= ANALYZE_AFTER_ROWS:
