@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from .errors import DigestError
+from .fragments import WithFeedback, lift_cards
 from .names import slugify
 from .types import ArticleData, Choice, Issue, Links, Rendered
 
@@ -466,9 +467,8 @@ def _score(label: str, value: int, note: str) -> View:
                 note=shorten(clean(note), *MAX_NOTE))
 
 
-@lru_cache(maxsize=2048)
 def _card(choice: Choice, reference: datetime, company_url: str) -> View:
-    """One card's view model; cached, because the same choices recur across a send's readers."""
+    """One card's view model (text values; _card_views caches it with its HTML twin)."""
     a: ArticleData = choice.article
     company = shorten(clean(a.primary_company), *MAX_NAME) if a.primary_company else ""
     read = max(1, int(a.read_minutes or 1))
@@ -491,6 +491,7 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
         tags=tuple(t for t in (shorten(clean(t), 30, 60) for t in a.tags[:MAX_TAGS]) if t),
         why=shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY),
         fb=None,  # this reader's feedback links, set per render
+        fragments={},  # this card's rendered output, per template and variant (digest.fragments)
         connected=tuple(
             View(age=age_label(r.published_at, reference), title=shorten(clean(r.title), *MAX_CONNECTED_TITLE),
                  url=r.url)
@@ -499,14 +500,22 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
     )
 
 
-def _feedback(links: dict | None) -> View | None:
-    """One pair of feedback links for a card: about its followed company, else its segment."""
+@lru_cache(maxsize=1024)
+def _feedback_name(name: str) -> tuple[str, Markup]:
+    text = shorten(clean(name), *MAX_NAME)
+    return text, escape_html(text)
+
+
+def _feedback(links: dict | None) -> tuple[View | None, View | None]:
+    """One pair of feedback links for a card, about its followed company, else its segment: the
+    text part's view and the HTML part's (name escaped; URLs raw, for the |url filter)."""
     for kind in ("company", "segment"):
         entry = (links or {}).get(kind)
         if entry and entry.get("name"):
-            return View(name=shorten(clean(entry["name"]), *MAX_NAME), more_url=entry["more"],
-                        less_url=entry["less"])
-    return None
+            text, html = _feedback_name(entry["name"])
+            return (View(name=text, more_url=entry["more"], less_url=entry["less"]),
+                    View(name=html, more_url=entry["more"], less_url=entry["less"]))
+    return None, None
 
 
 def _html_value(value, key: str = ""):
@@ -525,8 +534,11 @@ _RAW_KEYS = {"lang", "dir", "doc_title", "unsubscribe", "preferences", "web_vers
 
 
 @lru_cache(maxsize=2048)
-def _html_card(choice: Choice, reference: datetime, company_url: str) -> View:
-    return _html_value(_card(choice, reference, company_url))
+def _card_views(choice: Choice, reference: datetime, company_url: str) -> tuple[View, View]:
+    """A card's text and HTML view models; cached, because the same choices recur across a send's
+    readers. Both share one fragment store (digest.fragments keys it per template)."""
+    card = _card(choice, reference, company_url)
+    return card, _html_value(card)
 
 
 def _follows(issue: Issue) -> str:
@@ -564,8 +576,8 @@ def _more_label(count: int) -> str:
 
 @dataclass
 class _Prepared:
-    cards: list[View]
-    html_cards: list[View]
+    cards: list[View | WithFeedback]
+    html_cards: list[View | WithFeedback]
     base: dict
 
 
@@ -586,6 +598,7 @@ class Renderer:
         cache_dir: str | Path | None = None,
         lang: str = "en",
         direction: str = "ltr",
+        card_fragments: bool = True,
     ):
         self.templates_dir = Path(templates_dir)
         self.company_url = company_url
@@ -595,9 +608,13 @@ class Renderer:
         self.cache_dir = cache_dir
         self.lang = lang
         self.direction = direction
+        # Render each card once per send and splice the reader's links in (digest/fragments.py);
+        # False renders every card for every reader (benchmarks compare the two).
+        self.card_fragments = card_fragments
         self._compiled: CompiledTemplates | None = None
         self._html_template: jinja2.Template | None = None
         self._text_template: jinja2.Template | None = None
+        self._plain_text_template: jinja2.Template | None = None
         self._naive_env: jinja2.Environment | None = None
 
     # -- compiled templates
@@ -607,8 +624,14 @@ class Renderer:
         compiled = compile_templates(self.templates_dir, self.cache_dir)
         if self._compiled is None or compiled.key != self._compiled.key:
             text_env = _environment(jinja2.FileSystemLoader(str(self.templates_dir)), html=False)
-            self._html_template = _environment(html=True).from_string(compiled.html_source)
-            self._text_template = text_env.from_string(compiled.text_source)
+            html_env = _environment(html=True)
+            self._plain_text_template = text_env.from_string(compiled.text_source)
+            if self.card_fragments:
+                self._html_template, _ = lift_cards(html_env, compiled.html_source)
+                self._text_template, _ = lift_cards(text_env, compiled.text_source)
+            else:
+                self._html_template = html_env.from_string(compiled.html_source)
+                self._text_template = self._plain_text_template
             # Set last: other threads test _compiled, and must then find both templates ready.
             self._compiled = compiled
         return compiled.key
@@ -627,13 +650,14 @@ class Renderer:
             reference = reference.replace(tzinfo=timezone.utc)
         tz = _zone(issue.reader.timezone)
         period_label, window_label = _period_label(issue, tz)
-        cards = [_card(c, reference, self.company_url) for c in issue.choices]
-        html_cards = [_html_card(c, reference, self.company_url) for c in issue.choices]
+        views = [_card_views(c, reference, self.company_url) for c in issue.choices]
+        cards = [text for text, _ in views]
+        html_cards = [html for _, html in views]
         if links.feedback:
-            # Cards are cached across readers; the signed feedback links are this reader's own.
+            # Cards are shared across readers; the signed feedback links are this reader's own.
             feedback = [_feedback(links.feedback.get(c.article.id)) for c in issue.choices]
-            cards = [View(**{**vars(card), "fb": fb}) for card, fb in zip(cards, feedback)]
-            html_cards = [View(**{**vars(card), "fb": _html_value(fb)}) for card, fb in zip(html_cards, feedback)]
+            cards = [WithFeedback(card, fb) for card, (fb, _) in zip(cards, feedback)]
+            html_cards = [WithFeedback(card, fb) for card, (_, fb) in zip(html_cards, feedback)]
         name = shorten(clean(issue.reader.name).split(" ")[0], 40) if clean(issue.reader.name) else ""
         follows = _follows(issue)
         base = {
@@ -695,7 +719,7 @@ class Renderer:
             inline_css = "\n".join(_INLINE_STYLE.findall(source))
             return _inline(_mjml_to_html(_INLINE_STYLE.sub("", source)), inline_css)
 
-        return self._render(issue, links, now, html_render, self._text_template.render)
+        return self._render(issue, links, now, html_render, self._plain_text_template.render)
 
     def _render(self, issue, links, now, html_render, text_render) -> Rendered:
         prepared = self.prepare(issue, links, now=now)
