@@ -24,12 +24,15 @@ TARGET_RATIO = 0.8
 # The sink ------------------------------------------------------------------------------------
 
 
-def run_sink(port: int) -> None:
+def run_sink(port: int, pipelining: bool = True) -> None:
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     from tests.smtp_sink import MinimalSMTP
 
+    protocol = MinimalSMTP if pipelining else type(
+        "OneCommandAtATime", (MinimalSMTP,), {"extensions": tuple(e for e in MinimalSMTP.extensions if e != b"PIPELINING")})
+
     async def serve():
-        server = await asyncio.get_running_loop().create_server(MinimalSMTP, "127.0.0.1", port)
+        server = await asyncio.get_running_loop().create_server(protocol, "127.0.0.1", port)
         print("ready", flush=True)
         async with server:
             await server.serve_forever()
@@ -113,32 +116,42 @@ def main(argv=None) -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--no-pipelining", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sink:
-        run_sink(args.sink)
+        run_sink(args.sink, pipelining=not args.no_pipelining)
         return 0
-    port = free_port()
+    # Two sinks: one offers PIPELINING (as real servers do), one makes the mailer send one command
+    # at a time, so the gain of pipelining is measured in the same run.
+    port, plain_port = free_port(), free_port()
     sink = subprocess.Popen([sys.executable, __file__, "--sink", str(port)], stdout=subprocess.PIPE, text=True)
+    plain_sink = subprocess.Popen([sys.executable, __file__, "--sink", str(plain_port), "--no-pipelining"],
+                                  stdout=subprocess.PIPE, text=True)
     try:
         assert sink.stdout.readline().strip() == "ready"
+        assert plain_sink.stdout.readline().strip() == "ready"
         messages = build_messages(args.n)
         report = {"messages": args.n, "message_bytes": len(messages[0].data), "target_ratio": TARGET_RATIO, "runs": []}
         ok = True
         for connections in args.connections:
-            raw_rates, ours_rates = [], []
-            for _ in range(args.repeat):  # interleaved, so drift on a noisy machine hits both alike
+            raw_rates, ours_rates, plain_rates = [], [], []
+            for _ in range(args.repeat):  # interleaved, so drift on a noisy machine hits all alike
                 raw_rates.append(raw_smtplib(port, messages, connections))
                 ours_rates.append(mailer(port, messages, connections))
-            raw, ours = statistics.median(raw_rates), statistics.median(ours_rates)
+                plain_rates.append(mailer(plain_port, messages, connections))
+            raw, ours, plain = (statistics.median(r) for r in (raw_rates, ours_rates, plain_rates))
             ratio = ours / raw
             ok = ok and ratio >= TARGET_RATIO
-            report["runs"].append({"connections": connections, "raw_per_s": round(raw), "mailer_per_s": round(ours), "ratio": round(ratio, 2)})
+            report["runs"].append({"connections": connections, "raw_per_s": round(raw), "mailer_per_s": round(ours),
+                                   "mailer_without_pipelining_per_s": round(plain), "ratio": round(ratio, 2),
+                                   "pipelining_gain": round(ours / plain, 2)})
         report["ok"] = ok
         print(json.dumps(report))
         return 0 if ok else 1
     finally:
-        sink.terminate()
-        sink.wait()
+        for process in (sink, plain_sink):
+            process.terminate()
+            process.wait()
 
 
 if __name__ == "__main__":

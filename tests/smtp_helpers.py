@@ -41,6 +41,7 @@ class FaultHandler:
     """aiosmtpd handler: accepts mail, except for the faults named by the recipient's local part."""
 
     stall_seconds: float = 3.0
+    pipelining: bool = True  # advertise PIPELINING (aiosmtpd reads commands in order either way)
     messages: list[Received] = field(default_factory=list)
     sessions: set[int] = field(default_factory=set)
     attempts: dict[str, int] = field(default_factory=dict)
@@ -49,6 +50,12 @@ class FaultHandler:
     @staticmethod
     def fault(address: str) -> str:
         return address.split("@", 1)[0].split("+", 1)[0].lower()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # this form of the hook must set it itself
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         kind = self.fault(address)
@@ -94,11 +101,12 @@ class SMTPServer:
         *,
         smtputf8: bool = True,
         stall_seconds: float = 3.0,
+        pipelining: bool = True,
         login: tuple[str, str] | None = None,
         tls_context=None,
         implicit_tls_context=None,
     ) -> None:
-        self.handler = FaultHandler(stall_seconds=stall_seconds)
+        self.handler = FaultHandler(stall_seconds=stall_seconds, pipelining=pipelining)
         self.port = free_port()
         kwargs = dict(enable_SMTPUTF8=smtputf8, data_size_limit=10_000_000)
         if login:

@@ -16,6 +16,9 @@ class MinimalSMTP(asyncio.Protocol):
     to send (None: the subclass replied, or chose not to).
     """
 
+    #: EHLO keywords after the host name
+    extensions = (b"PIPELINING", b"8BITMIME", b"SMTPUTF8", b"SIZE 100000000")
+
     def connection_made(self, transport):
         self.transport = transport
         self.buffer = bytearray()
@@ -25,6 +28,16 @@ class MinimalSMTP(asyncio.Protocol):
 
     def message(self, recipients: list[str], body: bytes) -> bytes | None:
         return b"250 2.0.0 queued\r\n"
+
+    # Replies to the envelope commands; subclasses refuse what they like.
+    def mail(self, line: bytes) -> bytes:
+        return b"250 ok\r\n"
+
+    def rcpt(self, address: str) -> bytes:
+        return b"250 ok\r\n"
+
+    def data(self) -> bytes:
+        return b"354 go ahead\r\n"
 
     def data_received(self, data):
         self.buffer += data
@@ -47,23 +60,58 @@ class MinimalSMTP(asyncio.Protocol):
             del self.buffer[:end + 2]
             verb = line[:4].upper()
             if verb == b"EHLO":
-                self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 100000000\r\n")
+                *rest, last = self.extensions
+                self.transport.write(b"250-sink\r\n" + b"".join(b"250-%s\r\n" % e for e in rest) + b"250 %s\r\n" % last)
             elif verb == b"HELO":
                 self.transport.write(b"250 sink\r\n")
             elif verb == b"MAIL":
                 self.recipients = []
-                self.transport.write(b"250 ok\r\n")
+                self.transport.write(self.mail(line))
             elif verb == b"RCPT":
-                self.recipients.append(line.partition(b"<")[2].partition(b">")[0].decode("utf-8", "replace"))
-                self.transport.write(b"250 ok\r\n")
+                address = line.partition(b"<")[2].partition(b">")[0].decode("utf-8", "replace")
+                reply = self.rcpt(address)
+                if reply.startswith(b"25"):
+                    self.recipients.append(address)
+                self.transport.write(reply)
             elif verb == b"DATA":
-                self.in_data = True
-                # The terminator search starts at the CRLF that ended the DATA line.
-                self.buffer[:0] = b"\r\n"
-                self.transport.write(b"354 go ahead\r\n")
+                reply = self.data()
+                if reply.startswith(b"354"):
+                    self.in_data = True
+                    # The terminator search starts at the CRLF that ended the DATA line.
+                    self.buffer[:0] = b"\r\n"
+                self.transport.write(reply)
             elif verb == b"QUIT":
                 self.transport.write(b"221 bye\r\n")
                 self.transport.close()
                 return
             else:
                 self.transport.write(b"250 ok\r\n")
+
+
+class ThreadedSink:
+    """A MinimalSMTP-style protocol served on 127.0.0.1 from an event loop in a thread of this process."""
+
+    def __init__(self, protocol_factory, port: int = 0):
+        import threading
+
+        self.protocol_factory = protocol_factory
+        self.port = port
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="smtp-sink")
+
+    def __enter__(self) -> "ThreadedSink":
+        self.server = self.loop.run_until_complete(
+            self.loop.create_server(self.protocol_factory, "127.0.0.1", self.port))
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        async def shut():
+            self.server.close()
+            await self.server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()

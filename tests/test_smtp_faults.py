@@ -10,12 +10,13 @@ from digest.errors import ConfigError
 from digest.mailers.smtp import SMTPMailer, classify
 from digest.types import DEFERRED, FAILED, REJECTED, SENT
 from smtp_helpers import SMTPServer, free_port, make_certificate
+from smtp_sink import MinimalSMTP, ThreadedSink
 from test_mailers import outgoing
 
 
-@pytest.fixture
-def server():
-    with SMTPServer(stall_seconds=2.0) as srv:
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])
+def server(request):
+    with SMTPServer(stall_seconds=2.0, pipelining=request.param) as srv:
         yield srv
 
 
@@ -177,3 +178,101 @@ def test_an_unknown_security_mode_is_a_config_error():
 )
 def test_reply_codes_map_to_the_fixed_statuses(code, reply, recipient_stage, status):
     assert classify(code, reply, recipient_stage=recipient_stage).status == status
+
+
+# -- PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write, every reply checked
+
+
+class _Recording(MinimalSMTP):
+    extensions = (b"PIPELINING", b"8BITMIME", b"SIZE 100000000")
+    received: list  # (recipients, body), set per test
+
+    def message(self, recipients, body):
+        self.received.append((list(recipients), body))
+        return b"250 2.0.0 queued\r\n" if recipients else b"554 5.5.1 no valid recipients\r\n"
+
+
+class _RepliesOnlyOnceDataArrives(_Recording):
+    """Holds its replies to MAIL and RCPT until DATA has arrived too: a client that waited for
+    each reply before sending the next command would wait forever."""
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.real, self.held, self.transport = transport, [], self
+
+    def write(self, data: bytes) -> None:
+        if data == b"250 ok\r\n":
+            self.held.append(data)
+            return
+        self.real.write(b"".join(self.held) + data)
+        self.held.clear()
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def _sink(protocol, received: list):
+    return ThreadedSink(lambda: type("Session", (protocol,), {"received": received})())
+
+
+def test_with_pipelining_mail_rcpt_and_data_go_out_in_one_write():
+    received: list = []
+    with _sink(_RepliesOnlyOnceDataArrives, received) as sink:
+        messages = [outgoing(f"r{i}@example.com", str(i)) for i in range(3)]
+        results = SMTPMailer("127.0.0.1", sink.port, timeout=3.0).send_messages(messages)
+    assert statuses(results) == [SENT] * 3
+    assert received == [([m.recipient], m.data) for m in messages]
+
+
+class _RefusesRecipientButTakesData(_Recording):
+    """Refuses nouser@ at RCPT and answers DATA with 354 all the same (RFC 2920 allows it)."""
+
+    def rcpt(self, address):
+        return b"550 5.1.1 no such user\r\n" if address.startswith("nouser@") else b"250 ok\r\n"
+
+
+def test_a_refused_recipient_whose_data_was_still_accepted_is_ended_with_a_lone_dot():
+    received: list = []
+    with _sink(_RefusesRecipientButTakesData, received) as sink:
+        results = SMTPMailer("127.0.0.1", sink.port, timeout=3.0).send_messages(
+            [outgoing("nouser@example.com", "1"), outgoing("a@example.com", "2")])
+    assert statuses(results) == [REJECTED, SENT]
+    assert (results[0].code, results[0].enhanced) == (550, "5.1.1")
+    # The refused message's transaction carried no data at all; the next one went whole.
+    assert received[0] == ([], b"")
+    assert received[1][0] == ["a@example.com"] and b"Hello 2" in received[1][1]
+
+
+class _RefusesFirstSender(_Recording):
+    """Refuses the first MAIL (5.1.8, about the sender); RCPT and DATA then get 503, as in Postfix."""
+
+    def mail(self, line):
+        self.refused = not getattr(self, "refused_once", False)
+        self.refused_once = True
+        return b"550 5.1.8 sender address rejected\r\n" if self.refused else b"250 ok\r\n"
+
+    def rcpt(self, address):
+        return b"503 5.5.1 need MAIL command\r\n" if self.refused else b"250 ok\r\n"
+
+    def data(self):
+        return b"503 5.5.1 no valid recipients\r\n" if self.refused else b"354 go ahead\r\n"
+
+
+def test_a_refused_sender_fails_that_message_with_the_mail_reply_and_the_next_one_goes():
+    received: list = []
+    with _sink(_RefusesFirstSender, received) as sink:
+        results = SMTPMailer("127.0.0.1", sink.port, timeout=3.0).send_messages(
+            [outgoing("a@example.com", "1"), outgoing("b@example.com", "2")])
+    assert statuses(results) == [FAILED, SENT]
+    assert (results[0].code, results[0].enhanced) == (550, "5.1.8")
+    assert [r for r, _ in received] == [["b@example.com"]]
+
+
+def test_an_address_with_a_line_break_is_refused_before_anything_is_written(server):
+    bad = outgoing("a@example.com", "1")
+    bad = type(bad)(**{**{f: getattr(bad, f) for f in bad.__dataclass_fields__},
+                       "recipient": "x@example.com>\r\nRCPT TO:<y@example.com"})
+    results = mailer_for(server).send_messages([bad, outgoing("b@example.com", "2")])
+    assert statuses(results) == [FAILED, SENT]
+    assert "line break" in results[0].detail
+    assert [m.rcpt_tos for m in server.messages] == [["b@example.com"]]

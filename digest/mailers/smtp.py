@@ -18,6 +18,14 @@ _ENHANCED = re.compile(rb"^([245])\.(\d{1,3})\.(\d{1,3})(?!\d)")
 # 5.1.7 and 5.1.8 blame the sender's address, not the recipient's: no reason to suppress anyone.
 _SENDER_PROBLEMS = {"5.1.7", "5.1.8"}
 _BARE_LF = re.compile(rb"(?<!\r)\n|\r(?!\n)")
+# A bare addr-spec with nothing smtplib.quoteaddr would change (no space, quote, bracket or comment).
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
+
+
+def _envelope_address(address: str) -> str:
+    """<address> for MAIL FROM and RCPT TO, as smtplib.quoteaddr writes it (it parses the address,
+    which costs 20 us; a plain addr-spec needs no parsing)."""
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
 
 
 @lru_cache(maxsize=1)
@@ -156,6 +164,8 @@ class SMTPConnection:
         data = message.data
         if data.count(b"\n") != data.count(b"\r\n") or data.count(b"\r") != data.count(b"\r\n"):
             data = _BARE_LF.sub(b"\r\n", data)  # only for foreign callers: build_message writes CRLF
+        if any(c in address for address in (message.sender, message.recipient) for c in "\r\n"):
+            return SendResult(FAILED, f"the address {message.recipient!r} or {message.sender!r} holds a line break")
         options = []
         if message.smtputf8 or needs_smtputf8(message.recipient) or needs_smtputf8(message.sender):
             if not smtp.has_extn("smtputf8"):
@@ -168,6 +178,8 @@ class SMTPConnection:
                 options.append("BODY=8BITMIME")
         if smtp.has_extn("size"):
             options.append(f"SIZE={len(data)}")
+        if smtp.has_extn("pipelining"):
+            return self._pipelined(smtp, message, data, options, retry_allowed=retry_allowed)
         try:
             code, reply = smtp.mail(message.sender, options)
         except smtplib.SMTPServerDisconnected:
@@ -185,6 +197,10 @@ class SMTPConnection:
         code, reply = smtp.getreply()
         if code != 354:
             return self._abort(classify(code, reply, recipient_stage=False), code)
+        return self._finish(smtp, data)
+
+    def _finish(self, smtp: smtplib.SMTP, data: bytes) -> SendResult:
+        """Send the message data after a 354 and read the final reply."""
         # Dot-stuffing with bytes.replace: smtplib's per-line regex costs about 0.75 ms a message.
         body = data.replace(b"\r\n.", b"\r\n..")
         if body.startswith(b"."):
@@ -199,6 +215,48 @@ class SMTPConnection:
         if code == 421:
             self.close()
         return classify(code, reply, recipient_stage=True)
+
+    def _pipelined(self, smtp: smtplib.SMTP, message: Outgoing, data: bytes, options: list[str], *,
+                   retry_allowed: bool) -> SendResult:
+        """MAIL, RCPT and DATA in one write (RFC 2920), then every reply read and checked in order.
+
+        Two round trips a message instead of four. A refused MAIL or RCPT is reported as it would
+        be one command at a time; if the server still answers DATA with 354, a lone dot ends the
+        empty transaction (RFC 2920 section 3.1), so nothing is delivered.
+        """
+        encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+        sender, recipient = _envelope_address(message.sender), _envelope_address(message.recipient)
+        commands = (f"MAIL FROM:{sender}{''.join(' ' + o for o in options)}\r\n"
+                    f"RCPT TO:{recipient}\r\nDATA\r\n").encode(encoding)
+        try:
+            smtp.send(commands)
+            code, reply = smtp.getreply()
+        except smtplib.SMTPServerDisconnected:
+            if retry_allowed:  # a reused connection the server had closed: nothing was sent
+                raise _Retry from None
+            raise
+        if code == 421:
+            if retry_allowed:
+                raise _Retry
+            self.close()
+            return classify(code, reply, recipient_stage=False)
+        failure = None if code == 250 else (classify(code, reply, recipient_stage=False), code)
+        code, reply = smtp.getreply()
+        if code == 421:
+            self.close()
+            return (failure or (classify(code, reply, recipient_stage=True), code))[0]
+        if failure is None and code not in (250, 251):
+            failure = (classify(code, reply, recipient_stage=True), code)
+        code, reply = smtp.getreply()
+        if code == 354 and failure is None:
+            return self._finish(smtp, data)
+        if code == 354:
+            smtp.send(b".\r\n")  # accepted DATA with no valid recipient: end it empty
+            smtp.getreply()
+        elif failure is None:
+            failure = (classify(code, reply, recipient_stage=False), code)
+        smtp.command_encoding = "ascii"
+        return self._abort(*failure)
 
     def _abort(self, result: SendResult, code: int) -> SendResult:
         if code == 421:
