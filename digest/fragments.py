@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import jinja2
 from jinja2 import meta, nodes
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 __all__ = ["lift_cards", "CardFragments", "WithFeedback", "FRAGMENT_FUNCTION"]
 
@@ -45,6 +45,8 @@ _REFUSED_NODES = (
     nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends, nodes.Block, nodes.Macro,
     nodes.CallBlock, nodes.ContextReference, nodes.DerivedContextReference, nodes.EvalContextModifier,
     nodes.ExtensionAttribute, nodes.InternalName, nodes.ImportedName,
+    # output captured or transformed as a whole: a placeholder's length or case could leak through
+    nodes.AssignBlock, nodes.FilterBlock,
 )
 MAX_VARIANTS_PER_CARD = 32
 _serial = itertools.count(1)
@@ -62,6 +64,8 @@ class WithFeedback:
         self.card, self.fb = card, fb
 
     def __getattr__(self, name: str):
+        if name in self.__slots__:  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.card, name)
 
 
@@ -74,6 +78,8 @@ class _Overlay:
         self._base, self._values = base, values
 
     def __getattr__(self, name: str):
+        if name in self.__slots__:
+            raise AttributeError(name)
         values = self._values
         return values[name] if name in values else getattr(self._base, name)
 
@@ -137,7 +143,9 @@ class CardFragments:
             return pieces[0]
         out = list(pieces)
         for i in range(1, len(out), 2):
-            out[i] = self.splice_filter(getattr(fb, out[i]))
+            value = self.splice_filter(getattr(fb, out[i]))
+            # As Jinja writes an expression: escaped unless Markup (HTML), None as "" (text).
+            out[i] = escape(value) if self.markup else "" if value is None else str(value)
         return "".join(out)
 
     def _render_pieces(self, card, fb, loop, free) -> tuple[tuple, bool]:

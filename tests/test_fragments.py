@@ -224,3 +224,29 @@ def test_readers_sharing_cards_each_get_their_own_links_and_the_naive_path_s_byt
         html = renderer.render(the_issue, the_links).html
         assert html.count(f"https://x.example/feedback/{reader}-m") == len(the_issue.choices)
         assert all(f"feedback/{other}-" not in html for other in {1, 2, 4} - {reader})
+
+
+def test_a_url_filter_returning_plain_strings_is_escaped_as_jinja_would():
+    env = _env(url=lambda v: str(v))  # no Markup: Jinja's autoescape escapes the & and '
+    template, _ = lift_cards(env, LIFTED["feedback"])
+    card = _card("t")
+    for reader in range(2):
+        ctx = {"cards": [_with_fb(card, _fb("xAI", reader))]}
+        assert template.render(ctx) == env.from_string(LIFTED["feedback"]).render(ctx)
+        assert "?a=1&amp;b=&#39;2&#39;" in template.render(ctx)
+
+
+@pytest.mark.parametrize("body", [
+    "{% set x %}{{c.fb.more_url|url}}{% endset %}{{x|length}}",
+    "{% filter upper %}{{c.fb.more_url|url}}{% endfilter %}",
+])
+def test_links_captured_or_transformed_as_a_block_are_not_lifted(body):
+    source = "{% for c in cards %}{% if c.fb %}" + body + "{% endif %}{% endfor %}"
+    _assert_same(_env(), source, _readers(), lifted=False)
+
+
+def test_a_card_with_feedback_can_be_copied():
+    import copy
+
+    card = render_mod.WithFeedback(_card("t"), _fb("xAI", 1))
+    assert copy.copy(card).t == "t"
