@@ -255,7 +255,6 @@ class SMTPConnection:
             smtp.getreply()
         elif failure is None:
             failure = (classify(code, reply, recipient_stage=False), code)
-        smtp.command_encoding = "ascii"
         return self._abort(*failure)
 
     def _abort(self, result: SendResult, code: int) -> SendResult:
