@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -17,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.smtp_sink import MinimalSMTP
+from tests.smtp_sink import MinimalSMTP, ThreadedSink
 from sqlmodel import Session, select
 
 from digest.db import make_engine, upgrade
@@ -25,7 +24,6 @@ from digest.models import Digest
 from subscribers.csvio import import_csv
 from tests.pipeline_helpers import SLOT, load_articles, make_article
 from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
-from tests.smtp_helpers import free_port
 
 READERS = 500
 RUN = SLOT + timedelta(minutes=5)
@@ -46,36 +44,18 @@ class _Session(MinimalSMTP):
         return None  # the sink replies (or not: the kill may come first)
 
 
-class Sink:
+class Sink(ThreadedSink):
     """An SMTP sink on loopback, in a thread of this process, that records (recipient, Message-ID)
     and kills a process with SIGKILL when the kill_at-th message has arrived."""
 
     def __init__(self):
-        self.port = free_port()
+        super().__init__(lambda: _Session(self))
         self.received: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.victim: int | None = None
         self.kill_at = 0
         self.reply_first = False
         self.killed_after: int | None = None
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="kill-test-sink")
-
-    def __enter__(self) -> "Sink":
-        self.server = self.loop.run_until_complete(
-            self.loop.create_server(lambda: _Session(self), "127.0.0.1", self.port))
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        async def shut():
-            self.server.close()
-            await self.server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
 
     def arrived(self, recipient: str, body: bytes, transport) -> None:
         found = _MESSAGE_ID.search(body)
