@@ -533,7 +533,7 @@ def _html_value(value, key: str = ""):
 _RAW_KEYS = {"lang", "dir", "doc_title", "unsubscribe", "preferences", "web_version", "base"}
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=4096)
 def _card_views(choice: Choice, reference: datetime, company_url: str) -> tuple[View, View]:
     """A card's text and HTML view models; cached, because the same choices recur across a send's
     readers. Both share one fragment store (digest.fragments keys it per template)."""
