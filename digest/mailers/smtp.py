@@ -162,7 +162,8 @@ class SMTPConnection:
         smtp = self.smtp
         assert smtp is not None
         data = message.data
-        if data.count(b"\n") != data.count(b"\r\n") or data.count(b"\r") != data.count(b"\r\n"):
+        pairs = data.count(b"\r\n")
+        if data.count(b"\n") != pairs or data.count(b"\r") != pairs:
             data = _BARE_LF.sub(b"\r\n", data)  # only for foreign callers: build_message writes CRLF
         if any(c in address for address in (message.sender, message.recipient) for c in "\r\n"):
             return SendResult(FAILED, f"the address {message.recipient!r} or {message.sender!r} holds a line break")
