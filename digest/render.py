@@ -117,8 +117,18 @@ _URL_SAFE = "/:?#[]@!$&()*+,;=%~-._"
 _ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 
 
+# Already fit: an allowed scheme and only characters quote() leaves alone (no space or control).
+_FIT_URL = re.compile(r"(?:https?://|mailto:)[A-Za-z0-9/:?#\[\]@!$&()*+,;=%~._-]*", re.I)
+
+
 def safe_url(value: object) -> str:
     """A URL fit for an href: http(s)/mailto only, percent-encoded so no serializer re-encodes it."""
+    if isinstance(value, str) and _FIT_URL.fullmatch(value):
+        return value  # what _quoted_url returns for it, at a tenth of the cost (per-reader links)
+    return _quoted_url(value)
+
+
+def _quoted_url(value: object) -> str:
     url = clean(value)
     if not url.lower().startswith(_ALLOWED_SCHEMES):
         return "#"

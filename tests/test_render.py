@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import digest.render as render_mod
 from digest.errors import DigestError
@@ -456,3 +458,11 @@ def test_feedback_links_render_per_reader_and_identically_on_both_paths(renderer
     # The cards are cached across readers: another reader's render carries no feedback links.
     plain = renderer.render(the_issue, links())
     assert "x.example/feedback" not in plain.html
+
+
+@settings(max_examples=300, deadline=None)
+@given(scheme=st.sampled_from(["https://", "HTTP://", "mailto:", "javascript:", "", "ftp://"]),
+       rest=st.text(alphabet=st.characters(max_codepoint=0x2FF), max_size=40))
+def test_safe_url_fast_path_gives_what_quoting_gives(scheme, rest):
+    url = scheme + rest
+    assert render_mod.safe_url(url) == render_mod._quoted_url(url)
