@@ -117,6 +117,29 @@ def test_a_crashed_send_left_in_sending_is_resent_once_after_its_lease(world, en
     assert sorted(m.recipient for m in MemoryMailer.outbox) == ["ana@example.com", "bo@example.com"]
 
 
+def test_a_claim_takes_over_rows_whose_sender_stopped_and_says_so_in_the_ledger(world, engine):
+    from digest import ledger
+
+    start = SLOT + timedelta(minutes=5)
+    world.plan_due(Session(engine), start)
+    with Session(engine) as session:
+        first = ledger.claim(session, owner="otherhost:1:x", now=start, limit=10, lease_seconds=60, max_attempts=5)
+        assert session.exec(select(Digest.id).where(Digest.state == ledger.SENDING)).all()
+        # Within the lease nothing is taken; after it, the same claim turns them unknown and takes them.
+        assert ledger.claim(session, owner="me:2:y", now=start + timedelta(seconds=30), limit=10,
+                            lease_seconds=60, max_attempts=5) == []
+        again = ledger.claim(session, owner="me:2:y", now=start + timedelta(minutes=2), limit=10,
+                             lease_seconds=60, max_attempts=5)
+        rows = session.exec(select(Digest).order_by(Digest.id)).all()
+    assert sorted(c.digest_id for c in again) == sorted(c.digest_id for c in first)
+    assert {c.previous_state for c in again} == {ledger.UNKNOWN}
+    # An unknown row is resent once: its attempts are used up, and its Message-ID is kept.
+    assert {c.attempts for c in again} == {5}
+    assert {c.message_id for c in again} == {c.message_id for c in first}
+    assert {(r.state, r.lease_owner, r.last_error) for r in rows} == {
+        (ledger.SENDING, "me:2:y", "sender otherhost:1:x stopped while sending (lease expired)")}
+
+
 def test_quiet_week_note_goes_out_instead_of_a_skip_when_enabled(engine, settings, tmp_path):
     from dataclasses import replace
 
