@@ -420,6 +420,29 @@ def compile_templates(templates_dir: str | Path, cache_dir: str | Path | None = 
         return compiled
 
 
+_TEMPLATES: dict[tuple[str, bool], tuple[jinja2.Template, jinja2.Template, jinja2.Template]] = {}
+
+
+def _templates(compiled: CompiledTemplates, templates_dir: Path, card_fragments: bool):
+    """(HTML, text, plain text) Jinja templates for a compiled set, made once per content hash and
+    shared by every Renderer: card fragments are stored on the shared card views per lifted
+    template, so renderers of the same templates must share one."""
+    with _CACHE_LOCK:
+        made = _TEMPLATES.get((compiled.key, card_fragments))
+        if made is None:
+            text_env = _environment(jinja2.FileSystemLoader(str(templates_dir)), html=False)
+            html_env = _environment(html=True)
+            plain_text = text_env.from_string(compiled.text_source)
+            if card_fragments:
+                # Both parts render each card once per send and splice the reader's links in.
+                made = (lift_cards(html_env, compiled.html_source)[0],
+                        lift_cards(text_env, compiled.text_source)[0], plain_text)
+            else:
+                made = (html_env.from_string(compiled.html_source), plain_text, plain_text)
+            _TEMPLATES[(compiled.key, card_fragments)] = made
+        return made
+
+
 def _environment(loader=None, *, html: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=loader,
@@ -633,15 +656,8 @@ class Renderer:
         """Re-read the templates (after an edit); compiles again only if their content changed."""
         compiled = compile_templates(self.templates_dir, self.cache_dir)
         if self._compiled is None or compiled.key != self._compiled.key:
-            text_env = _environment(jinja2.FileSystemLoader(str(self.templates_dir)), html=False)
-            html_env = _environment(html=True)
-            self._plain_text_template = text_env.from_string(compiled.text_source)
-            if self.card_fragments:
-                self._html_template, _ = lift_cards(html_env, compiled.html_source)
-                self._text_template, _ = lift_cards(text_env, compiled.text_source)
-            else:
-                self._html_template = html_env.from_string(compiled.html_source)
-                self._text_template = self._plain_text_template
+            self._html_template, self._text_template, self._plain_text_template = _templates(
+                compiled, self.templates_dir, self.card_fragments)
             # Set last: other threads test _compiled, and must then find both templates ready.
             self._compiled = compiled
         return compiled.key

@@ -15,7 +15,7 @@ import digest.render as render_mod
 from digest.fragments import MAX_VARIANTS_PER_CARD, lift_cards
 from digest.render import Renderer
 
-from render_helpers import TEMPLATES, hostile_issue, issue, links
+from render_helpers import TEMPLATES, choice, hostile_issue, issue, links
 
 
 def _env(*, html: bool = True, url=None, loader=None) -> jinja2.Environment:
@@ -250,3 +250,17 @@ def test_a_card_with_feedback_can_be_copied():
 
     card = render_mod.WithFeedback(_card("t"), _fb("xAI", 1))
     assert copy.copy(card).t == "t"
+
+
+def test_renderers_of_the_same_templates_share_the_rendered_cards(monkeypatch):
+    calls = []
+    real = fragments_mod.CardFragments._render_pieces
+    monkeypatch.setattr(fragments_mod.CardFragments, "_render_pieces",
+                        lambda self, *a: calls.append(1) or real(self, *a))
+    the_issue = issue(choices=tuple(choice(i, title=f"A card no other test renders {i}") for i in range(5)))
+    first = Renderer(TEMPLATES).render(the_issue, _feedback(the_issue, "xAI", 7))
+    rendered_once = len(calls)
+    assert rendered_once == 10  # five cards, each in both parts
+    second = Renderer(TEMPLATES).render(the_issue, _feedback(the_issue, "xAI", 8))
+    assert len(calls) == rendered_once  # a worker's second renderer (or the web app's) reuses them
+    assert second.html == first.html.replace("/feedback/7-", "/feedback/8-").replace("tok7", "tok8")
