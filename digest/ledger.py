@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,15 +54,40 @@ def plan(session: Session, rows: list[dict], *, now: datetime | None = None) -> 
     begin_write(session)
     values = [{"state": PLANNED, "skip_reason": None, "attempts": 0, "created_at": now, "updated_at": now, **r}
               for r in rows]
-    # One cached single-row statement executed for many rows: SQLAlchemy sends it as multi-row
-    # VALUES batches ("insertmanyvalues"), and RETURNING counts the rows the conflict rule let in.
-    # (A .values(rows) statement was compiled anew for every chunk: 2.8 of the 4.9 s that planning
-    # 10,000 digests took.)
-    stmt = (_insert(session).on_conflict_do_nothing(index_elements=["subscriber_id", "period"])
-            .returning(Digest.__table__.c.id))
-    added = len(session.execute(stmt, values).all())
+    if session.get_bind().dialect.name == "postgresql":
+        # Each column as one array parameter: a short statement with 8 parameters. Multi-row VALUES
+        # with 8 placeholders a row spent half the due pass in psycopg turning placeholders into
+        # $n (not cached beyond 50 parameters): 2.7 of 5.3 s for 30,000 digests.
+        arrays = {c: [_naive_utc(v[c]) if c in _PLAN_TIMES else v[c] for v in values] for c in _PLAN_COLUMNS}
+        added = len(session.execute(_PLAN_UNNEST, arrays).all())
+    else:
+        # One cached single-row statement executed for many rows: SQLAlchemy sends it as multi-row
+        # VALUES batches ("insertmanyvalues"), and RETURNING counts the rows the conflict rule let
+        # in. (A .values(rows) statement was compiled anew for every chunk.)
+        stmt = (_insert(session).on_conflict_do_nothing(index_elements=["subscriber_id", "period"])
+                .returning(Digest.__table__.c.id))
+        added = len(session.execute(stmt, values).all())
     session.commit()
     return added
+
+
+_PLAN_COLUMNS = ("subscriber_id", "period", "scheduled_for", "state", "skip_reason", "attempts", "created_at",
+                 "updated_at")
+_PLAN_TIMES = {"scheduled_for", "created_at", "updated_at"}
+_PLAN_UNNEST = sa.text(f"""
+    INSERT INTO digest ({", ".join(_PLAN_COLUMNS)})
+    SELECT * FROM unnest(CAST(:subscriber_id AS integer[]), CAST(:period AS varchar[]),
+                         CAST(:scheduled_for AS timestamp[]), CAST(:state AS varchar[]),
+                         CAST(:skip_reason AS varchar[]), CAST(:attempts AS integer[]),
+                         CAST(:created_at AS timestamp[]), CAST(:updated_at AS timestamp[]))
+    ON CONFLICT (subscriber_id, period) DO NOTHING
+    RETURNING id
+""")
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """As the UTC columns store it (models.UTCDateTime): UTC without a zone."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 _DIGEST = Digest.__table__

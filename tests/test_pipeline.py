@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import email
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from html import unescape
 
@@ -115,6 +115,28 @@ def test_a_crashed_send_left_in_sending_is_resent_once_after_its_lease(world, en
     late = world.send_due(MemoryMailer(), SLOT + timedelta(minutes=7))
     assert late.sent == 2 and late.skipped == 1
     assert sorted(m.recipient for m in MemoryMailer.outbox) == ["ana@example.com", "bo@example.com"]
+
+
+def test_planning_stores_each_row_once_with_its_values_on_both_databases(world, engine):
+    from zoneinfo import ZoneInfo
+
+    from digest import ledger
+
+    with Session(engine) as session:
+        ids = sorted(session.exec(select(Subscriber.id)).all())
+        local = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Asia/Kathmandu"))
+        rows = [{"subscriber_id": ids[0], "period": "2026-W48", "scheduled_for": local},
+                {"subscriber_id": ids[1], "period": "2026-W48", "scheduled_for": SLOT,
+                 "state": ledger.SKIPPED, "skip_reason": "missed: scheduled for ... (était)"}]
+        assert ledger.plan(session, rows, now=SLOT) == 2
+        assert ledger.plan(session, rows + [{**rows[0], "period": "2026-W49"}], now=SLOT) == 1
+        stored = session.exec(select(Digest).order_by(Digest.id)).all()
+    assert [(r.subscriber_id, r.period, r.state, r.skip_reason, r.attempts) for r in stored] == [
+        (ids[0], "2026-W48", ledger.PLANNED, None, 0),
+        (ids[1], "2026-W48", ledger.SKIPPED, "missed: scheduled for ... (était)", 0),
+        (ids[0], "2026-W49", ledger.PLANNED, None, 0)]
+    assert stored[0].scheduled_for == local and stored[0].scheduled_for.tzinfo is not None
+    assert {r.created_at for r in stored} == {SLOT}
 
 
 def test_a_claim_takes_over_rows_whose_sender_stopped_and_says_so_in_the_ledger(world, engine):
