@@ -118,7 +118,8 @@ _ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 
 
 # Already fit: an allowed scheme and only characters quote() leaves alone (no space or control).
-_FIT_URL = re.compile(r"(?:https?://|mailto:)[A-Za-z0-9/:?#\[\]@!$&()*+,;=%~._-]*", re.I)
+# ASCII matching: case-insensitive Unicode matching would let "ſ" (long s) and "K" (Kelvin) in as s and k.
+_FIT_URL = re.compile(r"(?:https?://|mailto:)[A-Za-z0-9/:?#\[\]@!$&()*+,;=%~._-]*", re.I | re.A)
 
 
 def safe_url(value: object) -> str:
