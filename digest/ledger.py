@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from .db import autocommit_connection, begin_write
 from .message import make_message_id
-from .models import Digest, DigestItem, utcnow
+from .models import Digest, DigestItem, stored_utc, utcnow
 
 PLANNED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN, SKIPPED = (
     "planned", "sending", "sent", "deferred", "failed", "unknown", "skipped")
@@ -58,7 +58,7 @@ def plan(session: Session, rows: list[dict], *, now: datetime | None = None) -> 
         # Each column as one array parameter: a short statement with 8 parameters. Multi-row VALUES
         # with 8 placeholders a row spent half the due pass in psycopg turning placeholders into
         # $n (not cached beyond 50 parameters): 2.7 of 5.3 s for 30,000 digests.
-        arrays = {c: [_naive_utc(v[c]) if c in _PLAN_TIMES else v[c] for v in values] for c in _PLAN_COLUMNS}
+        arrays = {c: [stored_utc(v[c]) if c in _PLAN_TIMES else v[c] for v in values] for c in _PLAN_COLUMNS}
         added = len(session.execute(_PLAN_UNNEST, arrays).all())
     else:
         # One cached single-row statement executed for many rows: SQLAlchemy sends it as multi-row
@@ -83,11 +83,6 @@ _PLAN_UNNEST = sa.text(f"""
     ON CONFLICT (subscriber_id, period) DO NOTHING
     RETURNING id
 """)
-
-
-def _naive_utc(value: datetime) -> datetime:
-    """As the UTC columns store it (models.UTCDateTime): UTC without a zone."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 _DIGEST = Digest.__table__
@@ -310,14 +305,12 @@ def expire_leases(session: Session, now: datetime, *, is_dead) -> int:
     """
     owners = session.execute(sa.select(_DIGEST.c.lease_owner).where(_DIGEST.c.state == SENDING).distinct()).scalars().all()
     session.commit()
-    dead = [owner for owner in owners if is_dead(owner)]
+    dead = [owner for owner in owners if owner is not None and is_dead(owner)]  # a claim always sets one
     if not dead:
         return 0
     begin_write(session)
-    named = [owner for owner in dead if owner is not None]
-    expired = session.connection().execute(sa.update(_DIGEST).where(
-        _DIGEST.c.state == SENDING,
-        sa.or_(_DIGEST.c.lease_owner.in_(named), *([_DIGEST.c.lease_owner.is_(None)] if None in dead else [])),
-    ).values(lease_expires_at=now - timedelta(seconds=1))).rowcount
+    expired = session.connection().execute(
+        sa.update(_DIGEST).where(_DIGEST.c.state == SENDING, _DIGEST.c.lease_owner.in_(dead))
+        .values(lease_expires_at=now - timedelta(seconds=1))).rowcount
     session.commit()
     return expired

@@ -17,16 +17,19 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return None if value is None else stored_utc(value)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+def stored_utc(value: datetime) -> datetime:
+    """An aware datetime as a UTC column stores it: UTC without a zone."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def utcnow() -> datetime:
