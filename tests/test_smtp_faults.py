@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from dataclasses import replace
 
 import pytest
 
@@ -211,15 +212,17 @@ class _RepliesOnlyOnceDataArrives(_Recording):
         self.real.close()
 
 
-def _sink(protocol, received: list):
-    return ThreadedSink(lambda: type("Session", (protocol,), {"received": received})())
+def _send_to(protocol, messages) -> tuple[list, list]:
+    """(results, what the sink received) for messages sent over one connection to a `protocol` sink."""
+    received: list = []
+    with ThreadedSink(lambda: type("Session", (protocol,), {"received": received})()) as sink:
+        results = SMTPMailer("127.0.0.1", sink.port, timeout=3.0).send_messages(messages)
+    return results, received
 
 
 def test_with_pipelining_mail_rcpt_and_data_go_out_in_one_write():
-    received: list = []
-    with _sink(_RepliesOnlyOnceDataArrives, received) as sink:
-        messages = [outgoing(f"r{i}@example.com", str(i)) for i in range(3)]
-        results = SMTPMailer("127.0.0.1", sink.port, timeout=3.0).send_messages(messages)
+    messages = [outgoing(f"r{i}@example.com", str(i)) for i in range(3)]
+    results, received = _send_to(_RepliesOnlyOnceDataArrives, messages)
     assert statuses(results) == [SENT] * 3
     assert received == [([m.recipient], m.data) for m in messages]
 
@@ -232,10 +235,8 @@ class _RefusesRecipientButTakesData(_Recording):
 
 
 def test_a_refused_recipient_whose_data_was_still_accepted_is_ended_with_a_lone_dot():
-    received: list = []
-    with _sink(_RefusesRecipientButTakesData, received) as sink:
-        results = SMTPMailer("127.0.0.1", sink.port, timeout=3.0).send_messages(
-            [outgoing("nouser@example.com", "1"), outgoing("a@example.com", "2")])
+    results, received = _send_to(_RefusesRecipientButTakesData,
+                                 [outgoing("nouser@example.com", "1"), outgoing("a@example.com", "2")])
     assert statuses(results) == [REJECTED, SENT]
     assert (results[0].code, results[0].enhanced) == (550, "5.1.1")
     # The refused message's transaction carried no data at all; the next one went whole.
@@ -259,19 +260,14 @@ class _RefusesFirstSender(_Recording):
 
 
 def test_a_refused_sender_fails_that_message_with_the_mail_reply_and_the_next_one_goes():
-    received: list = []
-    with _sink(_RefusesFirstSender, received) as sink:
-        results = SMTPMailer("127.0.0.1", sink.port, timeout=3.0).send_messages(
-            [outgoing("a@example.com", "1"), outgoing("b@example.com", "2")])
+    results, received = _send_to(_RefusesFirstSender, [outgoing("a@example.com", "1"), outgoing("b@example.com", "2")])
     assert statuses(results) == [FAILED, SENT]
     assert (results[0].code, results[0].enhanced) == (550, "5.1.8")
     assert [r for r, _ in received] == [["b@example.com"]]
 
 
 def test_an_address_with_a_line_break_is_refused_before_anything_is_written(server):
-    bad = outgoing("a@example.com", "1")
-    bad = type(bad)(**{**{f: getattr(bad, f) for f in bad.__dataclass_fields__},
-                       "recipient": "x@example.com>\r\nRCPT TO:<y@example.com"})
+    bad = replace(outgoing("a@example.com", "1"), recipient="x@example.com>\r\nRCPT TO:<y@example.com")
     results = mailer_for(server).send_messages([bad, outgoing("b@example.com", "2")])
     assert statuses(results) == [FAILED, SENT]
     assert "line break" in results[0].detail
