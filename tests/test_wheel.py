@@ -119,6 +119,15 @@ def test_installed_wheel_imports_from_its_environment_with_no_checkout_on_the_pa
     assert not any("Editable" in f for f in found["finders"]), found["finders"]
 
 
+def test_checkout_reads_the_repository_templates_and_seeds_through_the_package():
+    # Under ./run (an editable install) the packaged names resolve to the top-level folders: one copy.
+    from digest.cli.demo import SEEDS
+    from digest.config import Settings
+
+    assert Path(Settings().templates_dir).resolve() == (ROOT / "templates").resolve()
+    assert SEEDS.resolve() == (ROOT / "seeds").resolve()
+
+
 def test_installed_wheel_runs_init_ingest_preview_and_send_from_an_empty_folder(venv, user_env, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
@@ -144,6 +153,15 @@ def test_installed_wheel_runs_init_ingest_preview_and_send_from_an_empty_folder(
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert message["To"].addresses[0].addr_spec == "reader@example.com"
     assert message["Subject"] == summary["subject"]
+
+    # DIGEST_TEMPLATES_DIR still overrides the installed templates with an edited copy.
+    edited = tmp_path / "my-templates"
+    shutil.copytree(ROOT / "templates", edited)
+    text = edited / "digest.txt.j2"
+    text.write_text(text.read_text(encoding="utf-8").replace("AMW DIGEST ·", "EDITED COPY ·"), encoding="utf-8")
+    plain = run(["digest", "preview", "reader@example.com", "--as-of", MONDAY_SEND, "--format", "text"],
+                cwd=work, env={**user_env, "DIGEST_TEMPLATES_DIR": str(edited)}).stdout
+    assert plain.startswith("EDITED COPY ·")
 
 
 def test_installed_wheel_runs_the_demo_on_its_packaged_seeds_in_an_empty_folder(venv, user_env, tmp_path):
