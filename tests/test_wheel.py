@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 
 # Copied from the checkout to build from (what `pip wheel .` reads); build output stays out of the checkout.
 NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", "var",
-                                    "outbox", "test-artifacts", ".hypothesis", ".pytest_cache", "benchmarks", "tests")
+                                    "outbox", "test-artifacts", ".hypothesis", ".pytest_cache", "benchmarks", "tests",
+                                    "*.db", "*.db-*", "*.eml", "*.whl")
 SEED_DATA = ("articles.jsonl", "subscribers.csv", "companies.json")
 MONDAY_SEND = "2026-11-23T08:30:00Z"  # the newest seed week's Monday, just after an 08:00 UTC send
 
