@@ -7,11 +7,13 @@ import secrets
 import sys
 import tomllib
 from dataclasses import dataclass, fields
+from importlib.resources import files
 from pathlib import Path
 
 from .errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The email templates ship inside the package (pyproject.toml maps the repository's templates/ there).
+PACKAGED_TEMPLATES = Path(str(files("digest.email_templates")))
 DEFAULT_DATABASE_URL = "sqlite:///var/digest.db"
 
 
@@ -42,7 +44,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = None
     secret_keys_old: str = ""
-    templates_dir: str = str(PROJECT_ROOT / "templates")
+    templates_dir: str = str(PACKAGED_TEMPLATES)
     postal_address: str = "AMW Media, 1 Example Street, Springfield"
     lookback_days: int = 7
     max_company_articles: int = 3

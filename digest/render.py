@@ -256,7 +256,9 @@ def _tool_versions() -> str:
 def templates_hash(templates_dir: Path) -> str:
     """Content hash of every file of the template set (names and bytes) plus the recipe version."""
     digest = hashlib.sha256(RECIPE_VERSION.encode() + _tool_versions().encode())
-    for path in sorted(p for p in templates_dir.rglob("*") if p.is_file()):
+    # The packaged set is also a Python package: its bytecode (written on first import, racing this
+    # walk) is no template.
+    for path in sorted(p for p in templates_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(templates_dir)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]

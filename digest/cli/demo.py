@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import sys
 from datetime import datetime, timedelta, timezone
+from importlib.resources import files
 from pathlib import Path
 
 import click
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ..config import PROJECT_ROOT
 from . import EXIT_OK, EXIT_PARTIAL, App, emit, handle_errors, json_option, main
 
-SEEDS = PROJECT_ROOT / "seeds"
+# The seed data ships inside the package (pyproject.toml maps the repository's seeds/ there).
+SEEDS = Path(str(files("digest.seeds")))
 
 
 def seed_week_end(session: Session) -> datetime:
@@ -105,6 +108,19 @@ def _print_summary(result: dict, app: App, end: datetime) -> None:
     if "outbox" in result:
         box = result["outbox"]
         click.echo(f"The outbox {box['path']}/ holds {box['files']} .eml files: open one in a mail client, or")
+    command = _command()
     click.echo("look at one reader's issue:\n"
-               f"  ./run digest preview ana@example.com --as-of {end:%Y-%m-%dT%H:%MZ} --out preview.html\n"
-               "  ./run digest serve    (staff preview at http://127.0.0.1:8000/)")
+               f"  {command} preview ana@example.com --as-of {end:%Y-%m-%dT%H:%MZ} --out preview.html\n"
+               f"  {command} serve    (staff preview at http://127.0.0.1:8000/)")
+
+
+def _command() -> str:
+    """How to run `digest` again from here: by name when PATH finds this very program (an activated
+    environment), else by the path this run used (`./run demo` runs .venv/bin/digest)."""
+    used = Path(sys.argv[0])
+    if used.name != "digest":
+        return "digest"
+    found = shutil.which("digest")
+    if found and Path(found).resolve() == used.resolve():
+        return "digest"
+    return shlex.quote(str(used))
