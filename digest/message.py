@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .errors import ConfigError, DeliveryError
+from .text import LINE_BREAKS, header_text
 from .types import Rendered
 
 __all__ = [
@@ -70,8 +71,6 @@ class DkimKey:
         return cls(selector=selector, domain=domain, private_key=pem)
 
 
-# Anything below space (CR, LF, TAB, NUL...) and DEL: the raw material of header injection.
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 # Characters that may stand in a display name without quoting (RFC 5322 atext plus space).
 _ATEXT_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\- ]*")
 _ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+")
@@ -79,11 +78,6 @@ _NAME_ADDR = re.compile(r"^(.*?)\s*<([^<>]*)>\s*$", re.S)
 _ID_SAFE = re.compile(r"[A-Za-z0-9_-]")
 _MAX_WORD_BYTES = 39  # 39 bytes -> 52 base64 chars -> a 64-char encoded word: lines stay under 78
 _MAX_LINE = 76
-
-
-def _clean(value: str) -> str:
-    """One line of text: control characters (CR and LF above all) become single spaces."""
-    return _CONTROLS.sub(" ", value).strip()
 
 
 def _encoded_words(text: str) -> list[str]:
@@ -108,7 +102,7 @@ def _needs_encoding(text: str) -> bool:
 
 def _unstructured(name: str, text: str) -> str:
     """A header line (without CRLF) for free text such as Subject, folded at spaces."""
-    text = _clean(text)
+    text = header_text(text)
     if _needs_encoding(text):
         return name + ": " + "\r\n ".join(_encoded_words(text))
     return name + ": " + _fold_at_spaces(text, len(name) + 2)
@@ -135,7 +129,7 @@ def _phrase(name: str) -> list[str]:
     """A display name as header tokens: atoms, a quoted string, or encoded words."""
     # Readers collapse whitespace runs in encoded display names anyway; collapsing here keeps the
     # name identical however it ends up encoded.
-    name = " ".join(_clean(name).split())
+    name = " ".join(header_text(name).split())
     if not name:
         return []
     if _needs_encoding(name):
@@ -147,14 +141,14 @@ def _phrase(name: str) -> list[str]:
 
 def _check_address(address: str, what: str) -> str:
     address = address.strip()
-    if _CONTROLS.search(address) or not _ADDRESS.fullmatch(address):
+    if LINE_BREAKS.search(address) or not _ADDRESS.fullmatch(address):
         raise MessageError(f"{what}: not a usable email address: {address!r}")
     return address
 
 
 def split_address(value: str) -> tuple[str, str]:
     """Split 'Name <addr>' (or a bare address) into (name, address); raises MessageError."""
-    if _CONTROLS.search(value.strip()):
+    if LINE_BREAKS.search(value.strip()):
         raise MessageError(f"address contains a line break or control character: {value!r}")
     match = _NAME_ADDR.match(value)
     if match:
@@ -184,7 +178,7 @@ def _url(value: str) -> str:
 
 
 def _list_id(value: str) -> str:
-    value = _clean(value)
+    value = header_text(value)
     match = _NAME_ADDR.match(value)
     name, ident = (match.group(1), match.group(2)) if match else ("", value)
     ident = re.sub(r"[^A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]", "-", ident.strip()).strip(".") or "digest.invalid"
@@ -199,7 +193,7 @@ def make_message_id(key: str, domain: str) -> str:
     share an id.
     """
     safe = "".join(ch if _ID_SAFE.match(ch) else "".join(f"={b:02X}" for b in ch.encode("utf-8")) for ch in key)
-    domain = _clean(domain).strip(".").lower()
+    domain = header_text(domain).strip(".").lower()
     try:
         domain = domain.encode("idna").decode("ascii")
     except UnicodeError:

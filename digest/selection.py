@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 from typing import Collection, Iterable, Sequence
 
 from .errors import ConfigError, DigestError
+from .names import SEGMENT_SEPARATOR, company_key, segment_ancestors, segment_key  # noqa: F401 (re-exported)
 from .types import ArticleData, Choice, Reader
-
-SEGMENT_SEPARATOR = " · "  # "A · B" is segment B inside top-level segment A
 
 # Match keys carry their kind so that a company and a segment with the same name stay apart.
 _COMPANY = "c:"
@@ -87,22 +86,6 @@ def window(end: datetime, watermark: datetime | None, options: SelectionOptions 
         start = max(start, watermark)
     # A watermark after the end (a clock moved back) yields an empty window, never a negative one.
     return min(start, end), end
-
-
-def company_key(name: str) -> str:
-    """How company names compare: case and spacing do not matter."""
-    return " ".join(name.split()).casefold()
-
-
-def segment_key(name: str) -> str:
-    """How segment names compare: case and spacing around the separator do not matter."""
-    return SEGMENT_SEPARATOR.join(company_key(part) for part in name.split("·"))
-
-
-def segment_ancestors(name: str) -> list[str]:
-    """Keys of the segment and of every segment above it: "A · B" -> ["a", "a · b"]."""
-    parts = [company_key(part) for part in name.split("·")]
-    return [SEGMENT_SEPARATOR.join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _require_aware(value: datetime, name: str) -> None:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session, select
 
 from digest.errors import InputError, NotFound
 from digest.models import Company, CompanyAlias, Follow, Segment, Subscriber
-from digest.names import alias_key
+from digest.names import company_key, segment_key
 from digest.types import Reader
 
 COMPANY, SEGMENT = "company", "segment"
-SEPARATOR = " · "
 _CHUNK = 1000  # ids per IN (...) list; far below SQLite's and psycopg's parameter limits
 
 
@@ -29,26 +26,14 @@ class UnknownName(NotFound):
         super().__init__(f"unknown {kind} {name!r}{hint}")
 
 
-def _fold(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
-
-
-company_key = alias_key  # the CompanyAlias key of a name: NFC, single spaces, casefolded
-
-
-def segment_key(name: str) -> str:
-    """Full segment names compare case-insensitively and regardless of spacing around the '·'."""
-    return SEPARATOR.join(_fold(part) for part in re.split(r"\s*·\s*", name.strip()))
-
-
 def _suggest(name: str, known: Iterable[str]) -> list[str]:
     by_fold: dict[str, str] = {}
     for item in known:
-        by_fold.setdefault(_fold(item), item)
-    close = difflib.get_close_matches(_fold(name), list(by_fold), n=3, cutoff=0.6)
+        by_fold.setdefault(company_key(item), item)
+    close = difflib.get_close_matches(company_key(name), list(by_fold), n=3, cutoff=0.6)
     if not close:
         # A part of a name ("Foundation" for "Foundation Models · Case Studies") is worth offering too.
-        folded = _fold(name)
+        folded = company_key(name)
         close = [k for k in by_fold if folded and folded in k][:3]
     return [by_fold[c] for c in close]
 

@@ -10,16 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import digest.fragments as fragments_mod
 import digest.render as render_mod
-from digest.fragments import MAX_VARIANTS_PER_CARD, lift_cards
+import digest.render.compiler as compiler_mod
+import digest.render.fragments as fragments_mod
+from digest.render.fragments import MAX_VARIANTS_PER_CARD, lift_cards
 from digest.render import Renderer
 
 from render_helpers import TEMPLATES, choice, hostile_issue, issue, links
 
 
 def _env(*, html: bool = True, url=None, loader=None) -> jinja2.Environment:
-    env = render_mod._environment(loader, html=html)
+    env = compiler_mod._environment(loader, html=html)
     if url is not None:
         env.filters["url"] = url
     return env
@@ -197,8 +198,8 @@ def test_lifted_equals_plain_for_any_titles_names_and_links(titles, names, urls)
 
 def test_the_real_templates_lift_both_card_loops():
     compiled = render_mod.compile_templates(TEMPLATES)
-    assert lift_cards(render_mod._environment(html=True), compiled.html_source)[1] is not None
-    text_env = render_mod._environment(jinja2.FileSystemLoader(str(TEMPLATES)), html=False)
+    assert lift_cards(compiler_mod._environment(html=True), compiled.html_source)[1] is not None
+    text_env = compiler_mod._environment(jinja2.FileSystemLoader(str(TEMPLATES)), html=False)
     assert lift_cards(text_env, compiled.text_source)[1] is not None
 
 

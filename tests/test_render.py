@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import digest.render as render_mod
+import digest.render.compiler as compiler_mod
+import digest.render.filters as filters_mod
 from digest.errors import DigestError
 from digest.render import Renderer, TemplateCompileError, age_label, compile_templates, lint, slugify, wrap
 from digest.types import Choice, Rendered
@@ -71,8 +73,8 @@ def _copy_templates(tmp_path: Path) -> Path:
 def test_templates_compile_once_per_content_hash_and_again_after_an_edit(tmp_path, monkeypatch):
     templates = _copy_templates(tmp_path)
     calls = []
-    real = render_mod._mjml_to_html
-    monkeypatch.setattr(render_mod, "_mjml_to_html", lambda src: calls.append(1) or real(src))
+    real = compiler_mod._mjml_to_html
+    monkeypatch.setattr(compiler_mod, "_mjml_to_html", lambda src: calls.append(1) or real(src))
 
     first = Renderer(templates)
     for _ in range(3):
@@ -95,8 +97,8 @@ def test_compiled_html_is_kept_on_disk_and_reused_from_there(tmp_path, monkeypat
     stored = cache / f"digest-{compiled.key}.html"
     assert stored.read_text(encoding="utf-8") == compiled.html_source
 
-    render_mod._CACHE.pop(compiled.key)
-    monkeypatch.setattr(render_mod, "_mjml_to_html", lambda src: pytest.fail("compiled again despite the disk cache"))
+    compiler_mod._CACHE.pop(compiled.key)
+    monkeypatch.setattr(compiler_mod, "_mjml_to_html", lambda src: pytest.fail("compiled again despite the disk cache"))
     assert compile_templates(templates, cache).html_source == compiled.html_source
 
 
@@ -140,13 +142,13 @@ def test_recipe_constructs_compile_once_to_the_same_html_as_the_naive_path(tmp_p
         {"t": "שלום 🚀", "n": 1, "u": "javascript:alert(1)"},
     ]
     compiled_src = render_mod.compile_html(source, tmp_path)
-    env = render_mod._environment(html=True)
+    env = compiler_mod._environment(html=True)
     ctx = {"items": [{k: render_mod.escape_html(v) if k == "t" else v for k, v in i.items()} for i in items],
            "label": "Week 47 & <more>"}
     compiled = env.from_string(compiled_src).render(ctx)
     naive_mjml = env.from_string(source).render(ctx)
-    css = "\n".join(render_mod._INLINE_STYLE.findall(naive_mjml))
-    naive = render_mod._inline(render_mod._mjml_to_html(render_mod._INLINE_STYLE.sub("", naive_mjml)), css)
+    css = "\n".join(compiler_mod._INLINE_STYLE.findall(naive_mjml))
+    naive = compiler_mod._inline(compiler_mod._mjml_to_html(compiler_mod._INLINE_STYLE.sub("", naive_mjml)), css)
     assert compiled == naive
     assert "javascript:" not in compiled
     assert "49" not in compiled
@@ -185,7 +187,7 @@ def test_compile_errors_are_digest_errors(tmp_path):
 
 def test_serializer_mangled_jinja_in_attributes_is_repaired():
     mangled = '<a href="{{%20a.url%20}}">x</a><a href="{{a.b|url}}">y</a><p title="{{ x|attr }}">'
-    repaired = render_mod._repair_jinja(mangled.replace("{{ x|attr }}", "{{%20x|attr%20}}"))
+    repaired = compiler_mod._repair_jinja(mangled.replace("{{ x|attr }}", "{{%20x|attr%20}}"))
     assert repaired == '<a href="{{ a.url }}">x</a><a href="{{a.b|url}}">y</a><p title="{{ x|attr }}">'
 
 
@@ -360,7 +362,7 @@ def test_text_twin_wraps_at_78_columns_except_bare_urls(renderer):
         stripped = line.strip()
         if stripped.startswith(("http://", "https://")) or re.fullmatch(r"\S+: https?://\S+", stripped):
             continue
-        assert render_mod._display_width(line) <= 78, line
+        assert filters_mod._display_width(line) <= 78, line
 
 
 def test_text_twin_shows_scores_notes_reasons_and_links(renderer):
@@ -378,7 +380,7 @@ def test_wrap_keeps_urls_whole_and_breaks_unspaced_cjk():
     url = "https://amw.example/" + "x" * 100
     assert url in wrap("see " + url, 78).splitlines()
     for line in wrap("字" * 100, 78).splitlines():
-        assert render_mod._display_width(line) <= 78
+        assert filters_mod._display_width(line) <= 78
 
 
 # -- lint and slugs
@@ -463,7 +465,7 @@ def test_feedback_links_render_per_reader_and_identically_on_both_paths(renderer
 @pytest.mark.parametrize("url", ["https://\u017f", "https://\u212aelvin", "HTTPS://\u0130", "https://a.example/x?q=1&r=%20"])
 def test_safe_url_fast_path_leaves_no_non_ascii_letter_unquoted(url):
     # Found by the property test below: case-insensitive Unicode matching took "ſ" for "s".
-    assert render_mod.safe_url(url) == render_mod._quoted_url(url)
+    assert render_mod.safe_url(url) == filters_mod._quoted_url(url)
     assert render_mod.safe_url(url).isascii()
 
 
@@ -473,4 +475,4 @@ def test_safe_url_fast_path_leaves_no_non_ascii_letter_unquoted(url):
                     max_size=40))
 def test_safe_url_fast_path_gives_what_quoting_gives(scheme, rest):
     url = scheme + rest
-    assert render_mod.safe_url(url) == render_mod._quoted_url(url)
+    assert render_mod.safe_url(url) == filters_mod._quoted_url(url)

@@ -1,0 +1,235 @@
+"""The view model both parts of the email render: cards, reasons, feedback links, header and intro.
+
+`prepare` turns an Issue and its Links into plain values, cleaned and capped in length, once per
+reader; each card's views are cached per Choice, because the same articles recur across a send's
+readers. `context` adds what depends on how many cards are shown (the subject and preheader come
+from digest/render/subject.py). The HTML part gets the same values escaped once (`html_value`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from ..names import slugify
+from ..types import ArticleData, Choice, Issue, Links
+from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
+from .fragments import WithFeedback
+from .subject import QUIET_WEEK, preheader, subject_line
+
+__all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value"]
+
+# Card limits keep one card's size bounded whatever the input, so 20 cards fit under 100 KB.
+# (characters, UTF-8 bytes): the byte cap keeps Hangul, CJK and emoji cards as small as Latin ones.
+MAX_TITLE = (160, 280)
+MAX_SUMMARY = (360, 600)
+MAX_NOTE = (120, 200)
+MAX_WHY = (160, 260)
+MAX_NAME = (60, 120)
+MAX_CONNECTED = 3
+MAX_CONNECTED_TITLE = (100, 180)
+MAX_SEGMENTS = 4
+MAX_TAGS = 6
+
+
+class View(SimpleNamespace):
+    """View-model node: attribute access is what Jinja tries first, so it is the fast path."""
+
+
+@dataclass
+class Prepared:
+    """One reader's view model before the size guard picks how many cards are shown."""
+
+    cards: list[View | WithFeedback]
+    html_cards: list[View | WithFeedback]
+    base: dict
+
+
+def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: str, postal_address: str,
+            base_url: str, lang: str, direction: str) -> Prepared:
+    """The reader's cards (text and HTML views, with their own feedback links) and header values."""
+    reference = now or issue.window_end
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=timezone.utc)
+    tz = _zone(issue.reader.timezone)
+    period_label, window_label = _period_label(issue, tz)
+    views = [card_views(c, reference, company_url) for c in issue.choices]
+    cards = [text for text, _ in views]
+    html_cards = [html for _, html in views]
+    if links.feedback:
+        # Cards are shared across readers; the signed feedback links are this reader's own.
+        feedback = [_feedback(links.feedback.get(c.article.id)) for c in issue.choices]
+        cards = [WithFeedback(card, fb) for card, (fb, _) in zip(cards, feedback)]
+        html_cards = [WithFeedback(card, fb) for card, (_, fb) in zip(html_cards, feedback)]
+    name = shorten(clean(issue.reader.name).split(" ")[0], 40) if clean(issue.reader.name) else ""
+    follows = _follows(issue)
+    base = {
+        "lang": lang,
+        "dir": direction,
+        "links": View(unsubscribe=links.unsubscribe, preferences=links.preferences,
+                      web_version=links.web_version, base=links.base or base_url),
+        "period_label": period_label,
+        "window_label": window_label,
+        "doc_title": f"AMW Digest, {period_label}",
+        "greeting": f"Hi {name}," if name else "Hi,",
+        "email": clean(issue.reader.email),
+        "postal_address": postal_address,
+        "rule": "-" * TEXT_WIDTH,
+        "follows": follows,
+    }
+    return Prepared(cards, html_cards, base)
+
+
+def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
+    """The template context with the first `shown` cards: subject, preheader, intro, "more" link."""
+    cards = prepared.cards[:shown]
+    dropped = len(prepared.cards) - shown
+    more_count = dropped + max(0, issue.more_count)
+    ctx = dict(prepared.base)
+    ctx["cards"] = cards
+    ctx["more"] = _more_label(more_count) if more_count else ""
+    ctx["subject"] = subject_line(cards, ctx["period_label"])
+    ctx["preheader"] = preheader(cards)
+    ctx["intro"] = _intro(len(cards), ctx["follows"])
+    return ctx
+
+
+def html_context(ctx: dict, prepared: Prepared, shown: int) -> dict:
+    """The HTML part's context: every value escaped once, the cards' HTML views."""
+    html_ctx = {k: html_value(v, k) for k, v in ctx.items() if k != "cards"}
+    html_ctx["cards"] = prepared.html_cards[:shown]
+    return html_ctx
+
+
+def _period_label(issue: Issue, tz: ZoneInfo) -> tuple[str, str]:
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", issue.period or "")
+    label = f"Week {int(match.group(2))}, {match.group(1)}" if match else clean(issue.period) or "Your digest"
+    start = issue.window_start.astimezone(tz)
+    end = (issue.window_end - timedelta(microseconds=1)).astimezone(tz)
+    if start.year != end.year:
+        window = f"{start:%b} {start.day}, {start.year} – {end:%b} {end.day}, {end.year}"
+    elif start.month != end.month:
+        window = f"{start:%b} {start.day} – {end:%b} {end.day}, {end.year}"
+    else:
+        window = f"{start:%b} {start.day} – {end.day}, {end.year}"
+    return label, window
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+_PIPS_ON = ("", "●", "●●", "●●●")
+_PIPS_OFF = ("○○○", "○○", "○", "")
+
+
+def _score(label: str, value: int, note: str) -> View:
+    value = max(1, min(3, int(value or 1)))
+    return View(label=label, score=value, on=_PIPS_ON[value], off=_PIPS_OFF[value],
+                note=shorten(clean(note), *MAX_NOTE))
+
+
+def _card(choice: Choice, reference: datetime, company_url: str) -> View:
+    """One card's view model (text values; _card_views caches it with its HTML twin)."""
+    a: ArticleData = choice.article
+    company = shorten(clean(a.primary_company), *MAX_NAME) if a.primary_company else ""
+    read = max(1, int(a.read_minutes or 1))
+    region = clean(a.region)
+    return View(
+        title=shorten(clean(a.title), *MAX_TITLE) or "(untitled)",
+        url=a.url,
+        company=company,
+        company_url=company_url.format(slug=slugify(company)) if company else "",
+        region=region,
+        read=read,
+        meta=" · ".join(x for x in (region, f"{read} min read") if x),
+        is_update=bool(choice.is_update),
+        novelty=max(1, min(3, int(a.novelty or 1))),
+        significance=max(1, min(3, int(a.significance or 1))),
+        scores=(_score("Novelty", a.novelty, a.novelty_note),
+                _score("Significance", a.significance, a.significance_note)),
+        summary=shorten(clean(a.summary), *MAX_SUMMARY),
+        segments=tuple(s for s in (shorten(clean(s), *MAX_NAME) for s in a.segments[:MAX_SEGMENTS]) if s),
+        tags=tuple(t for t in (shorten(clean(t), 30, 60) for t in a.tags[:MAX_TAGS]) if t),
+        why=shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY),
+        fb=None,  # this reader's feedback links, set per render
+        fragments={},  # this card's rendered output, per template and variant (fragments.py)
+        connected=tuple(
+            View(age=age_label(r.published_at, reference), title=shorten(clean(r.title), *MAX_CONNECTED_TITLE),
+                 url=r.url)
+            for r in choice.connected[:MAX_CONNECTED]
+        ),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _feedback_name(name: str) -> tuple[str, Markup]:
+    text = shorten(clean(name), *MAX_NAME)
+    return text, escape_html(text)
+
+
+def _feedback(links: dict | None) -> tuple[View | None, View | None]:
+    """One pair of feedback links for a card, about its followed company, else its segment: the
+    text part's view and the HTML part's (name escaped; URLs raw, for the |url filter)."""
+    for kind in ("company", "segment"):
+        entry = (links or {}).get(kind)
+        if entry and entry.get("name"):
+            text, html = _feedback_name(entry["name"])
+            return (View(name=text, more_url=entry["more"], less_url=entry["less"]),
+                    View(name=html, more_url=entry["more"], less_url=entry["less"]))
+    return None, None
+
+
+def html_value(value, key: str = ""):
+    """value for the HTML part: strings escaped once (URLs and attribute values left raw), recursively."""
+    if isinstance(value, str):
+        # URLs stay raw: the |url filter quotes and escapes them.
+        return value if key.endswith("url") or key in _RAW_KEYS else escape_html(value)
+    if isinstance(value, View):
+        return View(**{k: html_value(v, k) for k, v in vars(value).items()})
+    if isinstance(value, tuple | list):
+        return tuple(html_value(v) for v in value)
+    return value
+
+
+# Values the template passes through |attr or |url, which escape them themselves.
+_RAW_KEYS = {"lang", "dir", "doc_title", "unsubscribe", "preferences", "web_version", "base"}
+
+
+@lru_cache(maxsize=4096)
+def card_views(choice: Choice, reference: datetime, company_url: str) -> tuple[View, View]:
+    """A card's text and HTML view models; cached, because the same choices recur across a send's
+    readers. Both share one fragment store (fragments.py keys it per template)."""
+    card = _card(choice, reference, company_url)
+    return card, html_value(card)
+
+
+def _follows(issue: Issue) -> str:
+    names = sorted(issue.reader.companies, key=str.casefold) + sorted(issue.reader.segments, key=str.casefold)
+    names = [clean(n) for n in names if clean(n)]
+    if not names:
+        return ""
+    shown = names[:4]
+    if len(names) > 4:
+        shown.append(f"{len(names) - 4} more")
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def _intro(count: int, follows: str) -> str:
+    if count:
+        return (f"{count} {'story' if count == 1 else 'stories'} this week"
+                + (f" on {follows}" if follows else "") + ", ranked by the AMW Read.")
+    return QUIET_WEEK
+
+
+def _more_label(count: int) -> str:
+    return f"{count} more {'story' if count == 1 else 'stories'} on the web"
