@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlmodel import Session, select
+
+from digest.mailers import get_mailer
 from digest.mailers.smtp import SMTPMailer
+from digest.models import Digest
+from digest.pipeline import Pipeline
 from digest.types import DEFERRED, SENT, UNKNOWN
 from smtp_sink import SinkLog, ThreadedSink, stalling
 from test_mailers import outgoing
+from tests.pipeline_helpers import SLOT, add_people, load_articles, make_article
 
 TIMEOUT = 0.3  # every wait below is a stall the test provoked, so a short timeout loses nothing
 
@@ -139,3 +146,26 @@ def test_with_the_breaker_off_every_message_is_tried():
         results, _ = send(sink, feed, stall_limit=0)
     assert feed.pulled == 4 and [r.status for r in results] == [DEFERRED] * 4
     assert log.heard[b"MAIL"] == 4
+
+
+# -- with the pipeline: the ledger row of a message the server went silent after ---------------
+
+
+def test_a_digest_whose_final_reply_never_came_ends_unknown_in_the_ledger_not_deferred(engine, settings, tmp_path):
+    load_articles(engine, tmp_path, [make_article(i) for i in range(3)])
+    add_people(engine, [{"email": "ana@example.com", "name": "Ana", "companies": ["xAI"]}])
+    log = SinkLog()
+    with ThreadedSink(stalling(log, b".")) as sink:
+        # resend_unknown off: the row stays as the send left it, for the assertion below.
+        settings = settings.replace(mailer="smtp", smtp_host="127.0.0.1", smtp_port=sink.port, smtp_timeout=TIMEOUT,
+                                    smtp_data_timeout=TIMEOUT, resend_unknown=False,
+                                    from_address="AMW Digest <digest@amw.example>")
+        counts = Pipeline(engine, settings).send_due(get_mailer("smtp", settings), SLOT + timedelta(minutes=5))
+
+    assert log.heard[b"."] == 1  # the server has the whole message
+    assert (counts.due, counts.sent, counts.deferred, counts.failed) == (1, 0, 1, 0)
+    with Session(engine) as session:
+        row = session.exec(select(Digest)).one()
+    assert row.state == "unknown" and row.lease_owner is None
+    assert "may have accepted it" in row.last_error
+    assert row.next_attempt_at is None  # no backoff retry was scheduled, as a deferral would
