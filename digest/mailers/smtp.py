@@ -357,7 +357,11 @@ class SMTPConnection:
 
 
 class SMTPMailer(BaseMailer):
-    """Sends over smtp_connections reused SMTP connections, at most smtp_rate_limit messages a second."""
+    """Sends over smtp_connections reused SMTP connections, at most smtp_rate_limit messages a second.
+
+    A connection that times out smtp_stall_limit times in a row stops for the rest of the run (the
+    life of this object); once all have stopped, send_messages returns without reading further.
+    """
 
     def __init__(
         self,
