@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from digest.config import load_settings
+from digest.errors import ConfigError
 from digest.mailers import get_mailer
 from digest.mailers.smtp import SMTPMailer
 from digest.models import Digest
@@ -169,3 +171,21 @@ def test_a_digest_whose_final_reply_never_came_ends_unknown_in_the_ledger_not_de
     assert row.state == "unknown" and row.lease_owner is None
     assert "may have accepted it" in row.last_error
     assert row.next_attempt_at is None  # no backoff retry was scheduled, as a deferral would
+
+
+def test_the_stall_limit_and_the_data_timeout_are_read_from_the_environment():
+    log, feed = SinkLog(), Feed(10)
+    with ThreadedSink(stalling(log, b".")) as sink:
+        settings = load_settings({"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(sink.port),
+                                  "DIGEST_SMTP_TIMEOUT": str(TIMEOUT), "DIGEST_SMTP_DATA_TIMEOUT": str(TIMEOUT),
+                                  "DIGEST_SMTP_STALL_LIMIT": "3", "DIGEST_SECRET_KEY": "k"},
+                                 toml_path="/nonexistent/digest.toml")
+        results, _ = send(sink, feed, mailer=get_mailer("smtp", settings))
+    assert feed.pulled == 3 and [r.status for r in results] == [UNKNOWN] * 3
+    assert log.heard[b"."] == 3
+
+
+@pytest.mark.parametrize("option, value", [("stall_limit", -1), ("data_timeout", 0)])
+def test_a_negative_stall_limit_or_a_data_timeout_of_zero_is_a_config_error(option, value):
+    with pytest.raises(ConfigError, match=f"DIGEST_SMTP_{option.upper()}"):
+        SMTPMailer("127.0.0.1", 25, **{option: value})
