@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -82,6 +83,20 @@ def test_a_stopped_lane_takes_nothing_more_for_the_rest_of_the_run(pipelining):
         mailer.open()  # even reopened, the same mailer (one run) keeps the lane stopped
         assert mailer.send_messages(iter(Feed(1))) == [] and mailer.halted
     assert log.sessions == 3 and log.heard[b"MAIL"] == 3
+
+
+def test_after_the_pause_a_stopped_lane_gets_one_more_try_and_one_more_timeout_stops_it_again():
+    # A long-lived worker keeps its mailer open; the pause is made short here to see it end.
+    log = SinkLog()
+    with ThreadedSink(stalling(log, b"MAIL")) as sink:
+        with SMTPMailer("127.0.0.1", sink.port, timeout=TIMEOUT, stall_pause=0.5) as mailer:
+            first, second = Feed(10), Feed(10)
+            send(sink, first, mailer=mailer)
+            assert first.pulled == 2 and mailer.halted
+            time.sleep(0.6)  # past the pause
+            results, _ = send(sink, second, mailer=mailer)
+    assert second.pulled == 1 and mailer.halted and [r.status for r in results] == [DEFERRED]
+    assert log.heard[b"MAIL"] == 3
 
 
 @PATHS
