@@ -34,6 +34,8 @@ class Settings:
     smtp_rate_limit: float = 0.0
     smtp_cafile: str | None = None
     smtp_helo: str | None = None
+    smtp_data_timeout: float = 600.0
+    smtp_stall_limit: int = 2
     postmark_token: str | None = None
     postmark_url: str = "https://api.postmarkapp.com"
     postmark_stream: str = "broadcast"

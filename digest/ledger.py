@@ -314,3 +314,23 @@ def expire_leases(session: Session, now: datetime, *, is_dead) -> int:
         .values(lease_expires_at=now - timedelta(seconds=1))).rowcount
     session.commit()
     return expired
+
+
+def mark_unknown(session: Session, digest_id: int, owner: str, detail: str, *, now: datetime) -> bool:
+    """The whole message went out but no final reply came: `unknown`, as if its sender had died.
+
+    Not `deferred`: the server may be delivering it, so it is resent once at most (when
+    `resend_unknown` is on, as claim() treats every unknown row) or left for an operator.
+    """
+    begin_write(session)
+    row = _owned(session, digest_id, owner)
+    if row is None:
+        session.rollback()
+        return False
+    row.state = UNKNOWN
+    row.last_error = detail[:1000]
+    row.lease_owner = row.lease_expires_at = None
+    row.updated_at = now
+    session.add(row)
+    session.commit()
+    return True

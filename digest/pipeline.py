@@ -26,7 +26,7 @@ from .models import Digest, Subscriber
 from .render import Renderer
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
-from .types import DEFERRED, REJECTED, ArticleData, Issue, Links, Outgoing, Reader, Rendered
+from .types import DEFERRED, REJECTED, UNKNOWN, ArticleData, Issue, Links, Outgoing, Reader, Rendered
 
 log = logging.getLogger("digest.pipeline")
 
@@ -321,6 +321,11 @@ class Pipeline:
         ledger.expire_leases(session, now, is_dead=lambda owner: not _owner_alive(owner))
 
     def _record(self, session, claim, out, article_ids, result, owner, now, counts):
+        if result.status == UNKNOWN:  # the server may have it: no retry with backoff (docs/delivery.md)
+            log.warning("digest %s to subscriber %s: unknown: %s", claim.digest_id, claim.subscriber_id, result.detail)
+            ledger.mark_unknown(session, claim.digest_id, owner, result.detail, now=now)
+            counts.deferred += 1
+            return
         if result.accepted:
             ledger.mark_sent(session, claim.digest_id, owner, article_ids, now=now, subscriber_id=claim.subscriber_id)
             counts.sent += 1

@@ -113,11 +113,14 @@ class Outgoing:
 
 # The fixed set of per-recipient outcomes a mailer reports; the ledger stores them.
 SENT, QUEUED, DEFERRED, REJECTED, FAILED = "sent", "queued", "deferred", "rejected", "failed"
+# The whole message went out and no final reply came (a timeout): the server may have it, so a
+# retry may deliver it twice. Not accepted, and not a plain deferral either.
+UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    status: str  # one of SENT, QUEUED, DEFERRED, REJECTED, FAILED
+    status: str  # one of SENT, QUEUED, DEFERRED, REJECTED, FAILED, UNKNOWN
     detail: str = ""
     code: int | None = None  # SMTP reply code where there was one
     enhanced: str | None = None  # enhanced status code such as "5.1.1"

@@ -17,7 +17,7 @@ TEMPFAIL = "tempfail"  # 451 4.3.0 on the first try at RCPT, then accepted
 NOUSER = "nouser"  # 550 5.1.1 at RCPT
 POLICY = "policy"  # 550 5.7.1 at RCPT
 DROP = "drop"  # the connection is cut after the message data, before the reply
-STALL = "stall"  # the reply to the message data never comes within the client's timeout
+STALL = "stall"  # the reply to the message data comes only after stall_seconds (then 250)
 BYE = "bye"  # accepted, then the server closes the connection (as after an idle timeout)
 
 

@@ -7,6 +7,8 @@ push thousands of messages use this instead. Subclasses decide what a message me
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import Counter
 
 
 class MinimalSMTP(asyncio.Protocol):
@@ -39,6 +41,9 @@ class MinimalSMTP(asyncio.Protocol):
     def data(self) -> bytes:
         return b"354 go ahead\r\n"
 
+    def heard(self, verb: bytes) -> None:
+        """Called for each command verb as it arrives, and with b"." at the end of each message's data."""
+
     def data_received(self, data):
         self.buffer += data
         while True:
@@ -49,6 +54,7 @@ class MinimalSMTP(asyncio.Protocol):
                 body = bytes(self.buffer[2:end + 2])
                 del self.buffer[:end + 5]
                 self.in_data = False
+                self.heard(b".")
                 reply = self.message(self.recipients, body)
                 if reply:
                     self.transport.write(reply)
@@ -59,6 +65,7 @@ class MinimalSMTP(asyncio.Protocol):
             line = bytes(self.buffer[:end])
             del self.buffer[:end + 2]
             verb = line[:4].upper()
+            self.heard(verb)
             if verb == b"EHLO":
                 *rest, last = self.extensions
                 self.transport.write(b"250-sink\r\n" + b"".join(b"250-%s\r\n" % e for e in rest) + b"250 %s\r\n" % last)
@@ -86,6 +93,57 @@ class MinimalSMTP(asyncio.Protocol):
                 return
             else:
                 self.transport.write(b"250 ok\r\n")
+
+
+class SinkLog:
+    """What the sessions of one sink saw, shared by all of them: sessions opened, verbs heard."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sessions = 0
+        self.heard: Counter = Counter()
+
+
+class StallingSMTP(MinimalSMTP):
+    """A hung server: at `stall_at` it goes silent for the rest of the session (it reads on and
+    never replies again), after the first `healthy_sessions` sessions, which it serves normally.
+
+    stall_at is b"220" (no greeting), a verb (b"EHLO", b"MAIL", b"RCPT", b"DATA") or b"." (the
+    whole message data arrived). Subclasses set `log` (a SinkLog), `stall_at`, `healthy_sessions`.
+    """
+
+    log: SinkLog
+    stall_at: bytes = b"MAIL"
+    healthy_sessions: int = 0
+
+    def connection_made(self, transport):
+        with self.log.lock:
+            number, self.log.sessions = self.log.sessions, self.log.sessions + 1
+        self.stalls = number >= self.healthy_sessions
+        self.silent = self.stalls and self.stall_at == b"220"
+        self.real = transport
+        super().connection_made(self)  # every reply goes through write() below
+
+    def write(self, data: bytes) -> None:
+        if not self.silent:
+            self.real.write(data)
+
+    def close(self) -> None:
+        self.real.close()
+
+    def heard(self, verb: bytes) -> None:
+        with self.log.lock:
+            self.log.heard[verb] += 1
+        if self.stalls and verb == self.stall_at:
+            self.silent = True
+
+
+def stalling(log: SinkLog, stall_at: bytes, *, healthy_sessions: int = 0, pipelining: bool = True):
+    """A protocol factory for ThreadedSink: StallingSMTP going silent at stall_at."""
+    extensions = (b"PIPELINING", b"8BITMIME", b"SIZE 100000000") if pipelining else (b"8BITMIME", b"SIZE 100000000")
+    cls = type("Stalling", (StallingSMTP,), {"log": log, "stall_at": stall_at, "healthy_sessions": healthy_sessions,
+                                             "extensions": extensions})
+    return cls
 
 
 class ThreadedSink:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import socket
 import threading
 import types
 from dataclasses import asdict
@@ -22,7 +25,7 @@ from digest.mailers.memory import MemoryMailer
 from digest.mailers.postmark import PostmarkMailer, idempotency_key
 from digest.mailers.smtp import SMTPMailer
 from digest.message import build_message, make_message_id
-from digest.types import DEFERRED, FAILED, REJECTED, SENT, Outgoing, Rendered, SendResult
+from digest.types import DEFERRED, FAILED, REJECTED, SENT, UNKNOWN, Outgoing, Rendered, SendResult
 from postmark_server import TOKEN, PostmarkServer
 from smtp_helpers import SMTPServer
 
@@ -266,6 +269,56 @@ def test_rate_limit_spaces_sends_by_one_over_the_rate(monkeypatch):
     assert sleeps == [0.25, 0.25, 0.25, 0.25]
 
 
+class _StoppingLane:
+    """A lane that stops itself after `budget` messages, as a tripped circuit breaker would."""
+
+    def __init__(self, budget: int | None):
+        self.budget, self.taken, self.stopped = budget, 0, False
+
+    def __call__(self, message):
+        self.taken += 1
+        if self.budget is not None and self.taken >= self.budget:
+            self.stopped = True
+        return SendResult(DEFERRED, "timed out")
+
+
+class _Stopping(BaseMailer):
+    def __init__(self, budgets):
+        super().__init__()
+        self._lanes = [_StoppingLane(b) for b in budgets]
+
+    def lanes(self):
+        return self._lanes
+
+
+def _counted(messages, pulled: list):
+    for message in messages:
+        pulled.append(message.key)
+        yield message
+
+
+@pytest.mark.parametrize("budgets", [[2], [2, 3]], ids=["one-lane", "two-lanes"])
+def test_once_every_lane_has_stopped_the_loop_reads_no_further_message(budgets):
+    mailer, pulled, seen = _Stopping(budgets), [], []
+    messages = [outgoing(f"r{i}@example.com", str(i)) for i in range(20)]
+    results = mailer.send_messages(_counted(messages, pulled), on_result=lambda m, r: seen.append(m.key))
+    assert len(pulled) == sum(budgets) and mailer.halted
+    assert pulled == [str(i) for i in range(sum(budgets))]  # the first ones, in order; the rest untouched
+    assert len(results) == len(pulled) and sorted(seen, key=int) == pulled
+    # The same mailer (the same run): the stopped lanes take nothing more, and nothing is read.
+    pulled.clear()
+    assert mailer.send_messages(_counted(messages, pulled)) == [] and pulled == [] and mailer.halted
+
+
+def test_a_lane_that_stops_leaves_the_rest_to_the_lanes_still_working():
+    mailer, pulled = _Stopping([1, None]), []
+    messages = [outgoing(f"r{i}@example.com", str(i)) for i in range(30)]
+    results = mailer.send_messages(_counted(messages, pulled))
+    assert len(pulled) == len(results) == 30 and not mailer.halted
+    stopping, working = mailer._lanes
+    assert stopping.taken <= 1 and stopping.taken + working.taken == 30
+
+
 # Backend specifics ---------------------------------------------------------------------------
 
 
@@ -340,3 +393,52 @@ def test_postmark_bad_token_is_a_config_error_and_a_missing_token_too():
 def test_postmark_unreachable_server_defers():
     result = PostmarkMailer(token=TOKEN, url="http://127.0.0.1:9", timeout=2).send_messages([outgoing("a@example.com", "1")])
     assert result[0].status == DEFERRED
+
+
+class _SilentHTTP:
+    """Reads each request in full and never answers: a provider that hung after taking it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.bodies: list[bytes] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> "_SilentHTTP":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join(timeout=10)
+        self.listener.close()
+
+    def _serve(self) -> None:
+        held = []
+        while not self.done.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)  # kept open and silent until the test ends
+            conn.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?im)^content-length: *(\d+)", head).group(1))
+            while len(body) < length:
+                body += conn.recv(65536)
+            self.bodies.append(body)
+        for conn in held:
+            conn.close()
+
+
+def test_postmark_request_sent_in_full_and_never_answered_is_unknown_not_deferred():
+    with _SilentHTTP() as server:
+        result = PostmarkMailer(token=TOKEN, url=server.url, timeout=0.5).send_messages([outgoing("a@example.com", "1")])
+        assert len(server.bodies) == 1 and json.loads(server.bodies[0])["To"].endswith("<a@example.com>")
+    assert result[0].status == UNKNOWN and not result[0].accepted
+    assert "may have accepted it" in result[0].detail

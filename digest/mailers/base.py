@@ -25,7 +25,8 @@ class BaseMailer:
     that concerns only that message). The base class owns the loop: it keeps the order of
     results, turns unexpected exceptions into a FAILED result for that message alone, paces
     sends to rate_limit messages per second, and runs several lanes (connections) in threads
-    when lanes() returns more than one.
+    when lanes() returns more than one. A lane that reports itself stopped gets no more messages,
+    and once every lane has stopped the loop returns without reading the rest.
 
     A ConfigError (bad credentials, say) is the operator's to fix, so it is raised rather than
     recorded as a failed send.
@@ -33,6 +34,8 @@ class BaseMailer:
 
     #: messages per second across all lanes; 0 means no limit
     rate_limit: float = 0.0
+    #: True when the last send_messages() returned early because every lane had stopped
+    halted: bool = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -69,17 +72,26 @@ class BaseMailer:
         raise NotImplementedError
 
     def lanes(self) -> list[Lane]:
-        """Independent senders that may run at the same time (one per connection)."""
+        """Independent senders that may run at the same time (one per connection).
+
+        A lane may carry a `stopped` attribute: once it reads true (a circuit breaker tripped,
+        say), the loop hands that lane no further message.
+        """
         return [self.send_one]
 
     def send_messages(self, messages: Iterable[Outgoing], on_result: OnResult | None = None) -> list[SendResult]:
-        """Send every message; one SendResult per message, in the order given.
+        """Send every message; one SendResult per message handed to a lane, in the order given.
 
-        messages may be a generator: it is consumed lazily, just before each message is handed
-        to a free lane, so the caller can re-check (an unsubscribe that just arrived, say) as late
+        messages may be a generator: it is consumed lazily, only once a lane is free to take the
+        next message, so the caller can re-check (an unsubscribe that just arrived, say) as late
         as possible. on_result(message, result) is called in the calling thread as soon as each
         outcome is known, which is where a ledger records progress: after acceptance, never before.
+
+        When every lane has stopped, the loop returns early without reading another message from
+        `messages` and sets `halted`; the results (and on_result calls) then cover exactly the
+        messages that were read. Whatever the caller had not yet yielded is untouched.
         """
+        self.halted = False
         opened = self.open()
         try:
             lanes = self.lanes()
@@ -121,16 +133,26 @@ class BaseMailer:
 
         return wait
 
+    def _halt(self) -> None:
+        self.halted = True
+        log.warning("mailer %s: every lane has stopped; the remaining messages were not taken", type(self).__name__)
+
     def _send_serial(self, lane: Lane, messages: Iterable[Outgoing], on_result: OnResult | None) -> list[SendResult]:
         pace = self._pacer()
-        results = []
-        for message in messages:
+        results: list[SendResult] = []
+        pending = iter(messages)
+        while True:
+            if lane_stopped(lane):
+                self._halt()
+                return results
+            message = next(pending, _END)
+            if message is _END:
+                return results
             pace()
             result = self._guarded(lane, message)
             results.append(result)
             if on_result is not None:
                 on_result(message, result)
-        return results
 
     def _send_parallel(self, lanes: list[Lane], messages: Iterable[Outgoing], on_result: OnResult | None) -> list[SendResult]:
         pace = self._pacer()
@@ -144,24 +166,35 @@ class BaseMailer:
                     return
                 index, message = item
                 try:
-                    done.put((index, message, self._guarded(lane, message)))
+                    outcome = self._guarded(lane, message)
                 except BaseException as exc:  # handed to the calling thread to raise there
-                    done.put((index, message, exc))
+                    outcome = exc
+                # Read in this lane's own thread, right after its send: no other thread touches it.
+                stopped = lane_stopped(lane)
+                done.put((index, message, outcome, stopped))
+                if stopped:
+                    return
 
-        threads = [threading.Thread(target=worker, args=(lane,), daemon=True, name=f"mailer-lane-{i}") for i, lane in enumerate(lanes)]
+        # A lane stopped by an earlier call (same run) gets no thread, so it takes no message.
+        live_lanes = [lane for lane in lanes if not lane_stopped(lane)]
+        threads = [threading.Thread(target=worker, args=(lane,), daemon=True, name=f"mailer-lane-{i}")
+                   for i, lane in enumerate(live_lanes)]
         for thread in threads:
             thread.start()
         results: dict[int, SendResult] = {}
         error: BaseException | None = None
         in_flight = 0
+        live = len(live_lanes)
 
         def collect(block: bool) -> bool:
-            nonlocal in_flight, error
+            nonlocal in_flight, error, live
             try:
-                index, message, outcome = done.get(block=block)
+                index, message, outcome, stopped = done.get(block=block)
             except queue.Empty:
                 return False
             in_flight -= 1
+            if stopped:
+                live -= 1
             if isinstance(outcome, BaseException):
                 error = error or outcome
                 return True
@@ -170,19 +203,29 @@ class BaseMailer:
                 on_result(message, outcome)
             return True
 
+        # Invariant: in_flight <= live, so a task put on the queue always has a live, idle lane
+        # to take it (a stopped lane's thread has returned and takes nothing more).
         count = 0
+        pending = iter(messages)
         try:
-            for index, message in enumerate(messages):
-                while in_flight >= len(lanes):
-                    collect(block=True)
+            while True:
                 while collect(block=False):
                     pass
+                while error is None and live and in_flight >= live:
+                    collect(block=True)
                 if error is not None:
                     break
+                if not live:
+                    self._halt()
+                    break
+                # The next message is read only now that a lane is free to take it at once.
+                message = next(pending, _END)
+                if message is _END:
+                    break
                 pace()
-                tasks.put((index, message))
+                tasks.put((count, message))
                 in_flight += 1
-                count = index + 1
+                count += 1
         finally:
             # Messages already handed to a lane may be accepted: their outcomes must still reach
             # on_result even when the caller's generator raised.
@@ -195,3 +238,11 @@ class BaseMailer:
         if error is not None:
             raise error
         return [results[i] for i in range(count)]
+
+
+_END = object()
+
+
+def lane_stopped(lane: Lane) -> bool:
+    """Whether a lane says it takes no more messages (its `stopped` attribute, when it has one)."""
+    return bool(getattr(lane, "stopped", False))

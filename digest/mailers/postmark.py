@@ -10,7 +10,7 @@ from email.parser import BytesParser
 import httpx
 
 from ..errors import ConfigError
-from ..types import DEFERRED, FAILED, REJECTED, SENT, Outgoing, SendResult
+from ..types import DEFERRED, FAILED, REJECTED, SENT, UNKNOWN, Outgoing, SendResult
 from .base import BaseMailer
 
 # Headers the provider must pass through as given; it writes the envelope ones itself.
@@ -117,6 +117,11 @@ class PostmarkMailer(BaseMailer):
         payload = build_payload(message, self.stream)
         try:
             response = self._client.post("/email", json=payload, headers={"Idempotency-Key": idempotency_key(message.key)})
+        except httpx.ReadTimeout as exc:
+            # The whole request went out and no reply came: the provider may have taken it. (Its
+            # Idempotency-Key lets a provider that honours it drop a resend.)
+            return SendResult(UNKNOWN, f"no reply within {self.timeout:g} s after the request was sent; "
+                                       f"the provider may have accepted it ({type(exc).__name__}: {exc})")
         except httpx.TransportError as exc:
             return SendResult(DEFERRED, f"{type(exc).__name__}: {exc}")
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 import socket
@@ -11,8 +12,10 @@ from functools import lru_cache
 
 from ..errors import ConfigError
 from ..message import needs_smtputf8
-from ..types import DEFERRED, FAILED, REJECTED, SENT, Outgoing, SendResult
+from ..types import DEFERRED, FAILED, REJECTED, SENT, UNKNOWN, Outgoing, SendResult
 from .base import BaseMailer, Lane
+
+log = logging.getLogger("digest.mailers")
 
 _ENHANCED = re.compile(rb"^([245])\.(\d{1,3})\.(\d{1,3})(?!\d)")
 # 5.1.7 and 5.1.8 blame the sender's address, not the recipient's: no reason to suppress anyone.
@@ -55,6 +58,18 @@ class _Retry(Exception):
     """A reused connection turned out dead before anything was sent: retry on a fresh one."""
 
 
+def _timed_out(exc: BaseException | None) -> bool:
+    """Whether exc is a socket timeout or was raised while handling one (smtplib turns a timeout
+    into SMTPServerDisconnected, keeping the timeout as its context)."""
+    for _ in range(4):
+        if exc is None:
+            return False
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _plain(conn: "SMTPConnection") -> smtplib.SMTP:
     return smtplib.SMTP(conn.host, conn.port, local_hostname=conn.helo, timeout=conn.timeout)
 
@@ -81,14 +96,25 @@ SECURITY = {"none": _plain, "starttls": _starttls, "ssl": _ssl}
 
 
 class SMTPConnection:
-    """One SMTP session, reused message after message; one lane of an SMTPMailer."""
+    """One SMTP session, reused message after message; one lane of an SMTPMailer.
 
-    #: consecutive failures to connect after which this lane stops trying for down_seconds
+    It is also the lane's stall breaker: after stall_limit timeouts in a row (a server that
+    accepts the connection and then says nothing costs a full timeout per message) the lane
+    stops for stall_pause seconds, and the mailer's loop hands it no more messages.
+    """
+
+    #: consecutive refused connections after which this lane stops trying for down_seconds
     max_connect_failures = 2
     down_seconds = 60.0
 
-    def __init__(self, host, port, *, security, timeout, username, password, helo, ssl_context) -> None:
+    def __init__(self, host, port, *, security, timeout, username, password, helo, ssl_context,
+                 data_timeout: float | None = None, stall_limit: int = 0, stall_pause: float = 900.0) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        # The final reply may take longer than any command's: the server is queueing the message.
+        self.data_timeout = max(timeout, data_timeout or timeout)
+        self.stall_limit, self.stall_pause = stall_limit, stall_pause
+        self.stalls = 0  # timeouts in a row; a transaction the server answered ends the run
+        self.stopped_until = 0.0
         self.username, self.password = username, password
         self.helo, self.ssl_context = helo, ssl_context
         try:
@@ -98,6 +124,27 @@ class SMTPConnection:
         self.smtp: smtplib.SMTP | None = None
         self.connect_failures = 0
         self.down_until = 0.0
+
+    @property
+    def stopped(self) -> bool:
+        """True while the stall breaker holds this lane; read by the mailer's loop."""
+        if not self.stopped_until:
+            return False
+        if time.monotonic() < self.stopped_until:
+            return True
+        # The pause is over (a long-lived worker): one more try, and one more timeout stops it again.
+        self.stopped_until, self.stalls = 0.0, self.stall_limit - 1
+        return False
+
+    def _stalled(self) -> None:
+        self.stalls += 1
+        if self.stall_limit and self.stalls >= self.stall_limit and not self.stopped_until:
+            self.stopped_until = time.monotonic() + self.stall_pause
+            log.warning("SMTP lane to %s:%s stopped after %d timeouts in a row (DIGEST_SMTP_STALL_LIMIT); "
+                        "it takes no more messages for %g s", self.host, self.port, self.stalls, self.stall_pause)
+
+    def __call__(self, message: Outgoing) -> SendResult:
+        return self.send(message)
 
     def connect(self) -> None:
         try:
@@ -133,6 +180,9 @@ class SMTPConnection:
             smtp.close()
 
     def send(self, message: Outgoing) -> SendResult:
+        if self.stopped:
+            return SendResult(DEFERRED, f"not tried: {self.host}:{self.port} stopped answering "
+                                        f"({self.stalls} timeouts in a row)")
         if self.down_until and time.monotonic() < self.down_until:
             return SendResult(DEFERRED, f"not tried: {self.host}:{self.port} was unreachable moments ago")
         for _ in range(2):
@@ -142,20 +192,33 @@ class SMTPConnection:
                     self.connect()
                 except (OSError, smtplib.SMTPException) as exc:
                     self.close()
-                    self.connect_failures += 1
-                    if self.connect_failures >= self.max_connect_failures:
-                        self.down_until = time.monotonic() + self.down_seconds
+                    if _timed_out(exc):
+                        # A silent server is the stall breaker's to judge: it cost a timeout.
+                        self._stalled()
+                    else:
+                        self.connect_failures += 1
+                        if self.connect_failures >= self.max_connect_failures:
+                            self.down_until = time.monotonic() + self.down_seconds
                     code = getattr(exc, "smtp_code", None)
                     return SendResult(DEFERRED, f"cannot connect to {self.host}:{self.port}: {exc}", code)
                 self.connect_failures, self.down_until = 0, 0.0
+            stalls = self.stalls
             try:
-                return self._transaction(message, retry_allowed=not fresh)
+                result = self._transaction(message, retry_allowed=not fresh)
             except _Retry:
                 self.close()
+                continue
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 self.close()
-                # The server may have taken the message before it vanished; the ledger decides.
+                if _timed_out(exc):
+                    # Before the end of the data: the server cannot have a whole message to deliver.
+                    self._stalled()
+                    return SendResult(DEFERRED, f"timed out after {self.timeout:g} s: {exc}")
+                # Lost after the data, before the reply: the server may have the message (see docs).
                 return SendResult(DEFERRED, f"connection lost: {exc}")
+            if result.code is not None and self.stalls == stalls:
+                self.stalls = 0  # the server answered this whole transaction: the run of timeouts is over
+            return result
         return SendResult(DEFERRED, "connection lost twice before the message was sent")
 
     def _transaction(self, message: Outgoing, *, retry_allowed: bool) -> SendResult:
@@ -183,8 +246,8 @@ class SMTPConnection:
             return self._pipelined(smtp, message, data, options, retry_allowed=retry_allowed)
         try:
             code, reply = smtp.mail(message.sender, options)
-        except smtplib.SMTPServerDisconnected:
-            if retry_allowed:
+        except smtplib.SMTPServerDisconnected as exc:
+            if retry_allowed and not _timed_out(exc):  # closed, not silent: a retry costs no timeout
                 raise _Retry from None
             raise
         if code == 421 and retry_allowed:
@@ -209,7 +272,21 @@ class SMTPConnection:
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         smtp.send(body + b".\r\n")
-        code, reply = smtp.getreply()
+        try:
+            smtp.sock.settimeout(self.data_timeout)
+            code, reply = smtp.getreply()
+        except smtplib.SMTPServerDisconnected as exc:
+            if not _timed_out(exc):
+                raise
+            # The whole message went out and no verdict came back: the server may be delivering
+            # it now (RFC 5321 gives it 10 minutes), so a retry could deliver it twice.
+            self.close()
+            self._stalled()
+            return SendResult(UNKNOWN, f"no reply within {self.data_timeout:g} s after the whole message was sent; "
+                                       "the server may have accepted it")
+        finally:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self.timeout)
         smtp.command_encoding = "ascii"
         if code == 250:
             return SendResult(SENT, reply.decode("utf-8", "replace").strip(), code)
@@ -232,8 +309,10 @@ class SMTPConnection:
         try:
             smtp.send(commands)
             code, reply = smtp.getreply()
-        except smtplib.SMTPServerDisconnected:
-            if retry_allowed:  # a reused connection the server had closed: nothing was sent
+        except smtplib.SMTPServerDisconnected as exc:
+            # A reused connection the server had closed: nothing was sent. (A silent one would only
+            # cost another timeout.)
+            if retry_allowed and not _timed_out(exc):
                 raise _Retry from None
             raise
         if code == 421:
@@ -252,8 +331,14 @@ class SMTPConnection:
         if code == 354 and failure is None:
             return self._finish(smtp, data)
         if code == 354:
-            smtp.send(b".\r\n")  # accepted DATA with no valid recipient: end it empty
-            smtp.getreply()
+            try:
+                smtp.send(b".\r\n")  # accepted DATA with no valid recipient: end it empty
+                smtp.getreply()
+            except smtplib.SMTPServerDisconnected as exc:
+                self.close()
+                if _timed_out(exc):
+                    self._stalled()
+                return failure[0]
         elif failure is None:
             failure = (classify(code, reply, recipient_stage=False), code)
         return self._abort(*failure)
@@ -264,13 +349,19 @@ class SMTPConnection:
             return result
         try:
             self.smtp.rset()
-        except (smtplib.SMTPException, OSError):
+        except (smtplib.SMTPException, OSError) as exc:
             self.close()
+            if _timed_out(exc):
+                self._stalled()
         return result
 
 
 class SMTPMailer(BaseMailer):
-    """Sends over smtp_connections reused SMTP connections, at most smtp_rate_limit messages a second."""
+    """Sends over smtp_connections reused SMTP connections, at most smtp_rate_limit messages a second.
+
+    A connection that times out smtp_stall_limit times in a row stops for the rest of the run (the
+    life of this object); once all have stopped, send_messages returns without reading further.
+    """
 
     def __init__(
         self,
@@ -281,6 +372,9 @@ class SMTPMailer(BaseMailer):
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
+        data_timeout: float = 600.0,
+        stall_limit: int = 2,
+        stall_pause: float = 900.0,
         connections: int = 1,
         rate_limit: float = 0.0,
         helo: str | None = None,
@@ -293,9 +387,14 @@ class SMTPMailer(BaseMailer):
             raise ConfigError(f"DIGEST_SMTP_SECURITY must be one of {', '.join(SECURITY)}, not {security!r}")
         if int(connections) < 1:
             raise ConfigError(f"DIGEST_SMTP_CONNECTIONS must be at least 1, not {connections!r}")
+        if int(stall_limit) < 0:
+            raise ConfigError(f"DIGEST_SMTP_STALL_LIMIT must be 0 (no breaker) or more, not {stall_limit!r}")
+        if not float(data_timeout) > 0:
+            raise ConfigError(f"DIGEST_SMTP_DATA_TIMEOUT must be a number of seconds above 0, not {data_timeout!r}")
         self.host, self.port, self.security = host, int(port), security
         self.username, self.password = username, password
         self.timeout, self.connections = float(timeout), int(connections)
+        self.data_timeout, self.stall_limit, self.stall_pause = float(data_timeout), int(stall_limit), float(stall_pause)
         self.rate_limit = float(rate_limit or 0)
         self.helo = helo
         self.ssl_context = ssl_context or (ssl.create_default_context(cafile=cafile) if security != "none" else None)
@@ -310,6 +409,8 @@ class SMTPMailer(BaseMailer):
             username=getattr(settings, "smtp_username", None),
             password=getattr(settings, "smtp_password", None),
             timeout=getattr(settings, "smtp_timeout", 30.0),
+            data_timeout=getattr(settings, "smtp_data_timeout", 600.0),
+            stall_limit=getattr(settings, "smtp_stall_limit", 2),
             connections=getattr(settings, "smtp_connections", 1),
             rate_limit=getattr(settings, "smtp_rate_limit", 0.0),
             helo=getattr(settings, "smtp_helo", None),
@@ -317,34 +418,37 @@ class SMTPMailer(BaseMailer):
         )
 
     def open(self) -> bool:
-        if self._lanes:
-            return False
-        helo = self.helo or _fqdn()
-        self._lanes = [
-            SMTPConnection(
-                self.host,
-                self.port,
-                security=self.security,
-                timeout=self.timeout,
-                username=self.username,
-                password=self.password,
-                helo=helo,
-                ssl_context=self.ssl_context,
-            )
-            for _ in range(self.connections)
-        ]
+        # The lanes outlive close(): a lane the stall breaker stopped stays stopped for the rest
+        # of the run (this mailer object), even when each batch opens and closes the mailer.
+        if not self._lanes:
+            helo = self.helo or _fqdn()
+            self._lanes = [
+                SMTPConnection(
+                    self.host,
+                    self.port,
+                    security=self.security,
+                    timeout=self.timeout,
+                    username=self.username,
+                    password=self.password,
+                    helo=helo,
+                    ssl_context=self.ssl_context,
+                    data_timeout=self.data_timeout,
+                    stall_limit=self.stall_limit,
+                    stall_pause=self.stall_pause,
+                )
+                for _ in range(self.connections)
+            ]
         return super().open()
 
     def close(self) -> None:
-        lanes, self._lanes = self._lanes, []
-        for lane in lanes:
+        for lane in self._lanes:
             lane.close()
         super().close()
 
     def lanes(self) -> list[Lane]:
         if not self._lanes:
             self.open()
-        return [lane.send for lane in self._lanes]
+        return list(self._lanes)
 
     def send_one(self, message: Outgoing) -> SendResult:
         return self.lanes()[0](message)
