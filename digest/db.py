@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,18 +25,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for the URL; SQLite gets WAL, a busy timeout and foreign keys."""
+# How long a PostgreSQL connection attempt may take before the host counts as unreachable.
+CONNECT_TIMEOUT = 10
+
+
+def make_engine(url: str, *, busy_timeout: float = 30.0) -> sa.Engine:
+    """An engine for the URL; SQLite gets WAL, a busy timeout (seconds) and foreign keys.
+
+    Creates nothing: a SQLite file (and its folder) is made by `upgrade` (digest init) only, so
+    that a mistyped path is reported by check_ready instead of becoming a new, empty database.
+    """
     url = normalize_url(url)
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise ConfigError(f"DIGEST_DATABASE_URL is not a valid SQLAlchemy URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
+        busy_ms = max(1, int(busy_timeout * 1000))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -47,7 +55,7 @@ def make_engine(url: str) -> sa.Engine:
             # FULL would fsync every recorded send: 2 to 3 ms each on this kind of disk.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -58,7 +66,9 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     try:
         # Each sending loop holds two connections (db.sending_session): room for 15 at once per process.
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # Without a connect timeout psycopg waits on a silent host for as long as the OS lets it.
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigError(f"cannot use DIGEST_DATABASE_URL {url!r}: {exc}") from None
 
@@ -134,11 +144,104 @@ def upgrade(url: str) -> str:
     from alembic.script import ScriptDirectory
 
     cfg = alembic_config(url)
+    database = sqlite_path(url)
+    if database is not None:
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the folder of the database {database}: {exc.strerror or exc}") from None
     try:
         command.upgrade(cfg, "head")
     except sa.exc.OperationalError as exc:
-        raise ConfigError(f"cannot reach the database at {_safe(url)}: {exc.orig}") from None
+        raise database_error(url, exc) from None
     return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and in-memory databases)."""
+    try:
+        parsed = sa.engine.make_url(normalize_url(url))
+    except sa.exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+@lru_cache(maxsize=1)
+def schema_revisions() -> tuple[str, ...]:
+    """The migration revisions, oldest first, read from migrations/versions.
+
+    Read as text rather than through Alembic's ScriptDirectory (which costs a third of a second to
+    import and load) because every command checks the schema before it starts; a test pins that
+    the two agree.
+    """
+    parents: dict[str, str | None] = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision = re.search(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+        down = re.search(r"^down_revision\s*=\s*(?:['\"]([^'\"]+)['\"]|None)", text, re.M)
+        if revision:
+            parents[revision.group(1)] = down.group(1) if down else None
+    children = {parent: child for child, parent in parents.items()}
+    chain, current = [], None
+    while current in children:
+        current = children[current]
+        chain.append(current)
+    return tuple(chain)
+
+
+LOCKED_HINT = ("the database is locked by another process (gave up after {timeout:g} s; DIGEST_DB_BUSY_TIMEOUT "
+               "sets the wait): try again when that process is done, or let it wait longer")
+
+
+def database_error(url: str, exc: Exception, *, busy_timeout: float = 30.0) -> ConfigError:
+    """The operator's message for a database error that stops a command before it can work."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    if "database is locked" in text or "database table is locked" in text:
+        return ConfigError(LOCKED_HINT.format(timeout=busy_timeout))
+    if "file is not a database" in text:
+        return ConfigError(f"{_safe(url)} is not a SQLite database file: point DIGEST_DATABASE_URL at the "
+                           "digest database, or run `digest init` with a new path")
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return ConfigError(f"cannot reach the database at {_safe(url)}: {reason}")
+
+
+def check_ready(engine: sa.Engine, *, busy_timeout: float = 30.0) -> None:
+    """Refuse (ConfigError) a database this code cannot work on: missing, unreachable, locked, or
+    without the newest schema. One query; call it before a command does anything.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    run_init = "run `digest init`"
+    database = sqlite_path(url)
+    if database is not None and not database.is_file():
+        # Connecting would create an empty file (and the error would be "no such table" later).
+        raise ConfigError(f"the database {database} does not exist: {run_init} to create it "
+                          "(or fix DIGEST_DATABASE_URL)")
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        raise database_error(url, exc, busy_timeout=busy_timeout) from None
+    with conn:
+        try:
+            revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except sa.exc.DBAPIError as exc:
+            conn.rollback()
+            text = str(exc.orig)
+            if "alembic_version" not in text:
+                raise database_error(url, exc, busy_timeout=busy_timeout) from None
+            revision = None
+        else:
+            conn.rollback()
+    known = schema_revisions()
+    if revision is None:
+        raise ConfigError(f"the database {_safe(url)} has no schema yet: {run_init} first")
+    if revision != known[-1]:
+        if revision in known:
+            raise ConfigError(f"the database {_safe(url)} has an older schema (revision {revision}, this version "
+                              f"needs {known[-1]}): {run_init} to upgrade it")
+        raise ConfigError(f"the database {_safe(url)} has schema revision {revision}, which this version of digest "
+                          "does not know (a newer version made it?): run that version, or upgrade digest")
 
 
 def current_revision(engine: sa.Engine) -> str | None:
