@@ -218,7 +218,8 @@ def _address(value: str, *, named: bool):
     try:
         name, address = split_address(value)
     except DigestError:
-        raise _Invalid("one address like " + ("AMW Digest <digest@amw.example>" if named else "unsubscribe@amw.example")) from None
+        example = "AMW Digest <digest@amw.example>" if named else "unsubscribe@amw.example"
+        raise _Invalid(f"one address like {example}") from None
     if name and not named:
         raise _Invalid("a bare address like unsubscribe@amw.example (no display name)")
     domain = address.rpartition("@")[2]
