@@ -146,18 +146,21 @@ def _at_least(low: int, high: int | None = None, what: str = "a whole number"):
     return rule
 
 
-def _finite(*, positive: bool, hint: str):
+def _finite(*, positive: bool, hint: str, most: float = math.inf):
     def rule(value):
         # float() takes "nan" and "inf"; neither is a usable timeout, rate or weight.
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        if not math.isfinite(value) or value < 0 or (positive and value == 0) or value > most:
             raise _Invalid(hint)
         return value
     return rule
 
 
-_SECONDS = _finite(positive=True, hint="a number of seconds greater than 0, like 30")
+# Upper bounds keep every value inside what sockets, timedelta and datetime can hold (a timeout of
+# 1e20 s does not fit a C timeval; 40 attempts would back off past the year 9999).
+DAY = 86400
+_SECONDS = _finite(positive=True, most=DAY, hint="a number of seconds greater than 0 and at most 86400, like 30")
 _RATE = _finite(positive=False, hint="a number of messages per second, 0 or more (0: no limit)")
-_WEIGHT = _finite(positive=False, hint="a number, 0 or more, like 1 or 2.5")
+_WEIGHT = _finite(positive=False, most=1000, hint="a number from 0 to 1000, like 1 or 2.5")
 _COUNT = _at_least(1)
 
 
@@ -261,13 +264,13 @@ RULES = {
     "postmark_rate_limit": _RATE,
     "from_address": lambda v: _address(v, named=True),
     "base_url": _http_url,
-    "lookback_days": _at_least(1, what="a whole number of days"),
+    "lookback_days": _at_least(1, 3650, "a whole number of days"),
     "max_company_articles": _COUNT,
     "weight_novelty": _WEIGHT,
     "weight_significance": _WEIGHT,
-    "max_attempts": _COUNT,
-    "grace_hours": _at_least(0, what="a whole number of hours"),
-    "lease_seconds": _at_least(1, what="a whole number of seconds"),
+    "max_attempts": _at_least(1, 20),
+    "grace_hours": _at_least(0, 8760, "a whole number of hours"),
+    "lease_seconds": _at_least(1, 7 * DAY, "a whole number of seconds"),
     "company_url": _company_url,
     "list_id": _not_empty,
     "unsubscribe_mailto": lambda v: _address(v, named=False),
@@ -275,12 +278,12 @@ RULES = {
     "dkim_domain": _token,
     "staff_addresses": _addresses,
     "executor": _choice("inline", "queue"),
-    "scheduler_interval": _at_least(1, what="a whole number of seconds"),
-    "scheduler_misfire_grace": _at_least(1, what="a whole number of seconds"),
+    "scheduler_interval": _at_least(1, 7 * DAY, "a whole number of seconds"),
+    "scheduler_misfire_grace": _at_least(1, 7 * DAY, "a whole number of seconds"),
     "worker_processes": _COUNT,
     "worker_concurrency": _COUNT,
     "worker_stalled_seconds": _SECONDS,
-    "worker_shutdown_seconds": _finite(positive=False, hint="a number of seconds, 0 or more, like 60"),
+    "worker_shutdown_seconds": _finite(positive=False, most=DAY, hint="a number of seconds from 0 to 86400, like 60"),
     "worker_poll_seconds": _SECONDS,
     "worker_batch": _COUNT,
     "db_busy_timeout": _SECONDS,

@@ -75,18 +75,23 @@ def refused_send(seeded, extra_env: dict, *, cwd: Path | None = None, process: b
 # The cases, then one per kind of rule: (settings, what the message must say).
 REFUSED = [
     ({"DIGEST_MAILER": "smtp", "DIGEST_SMTP_TIMEOUT": "-1"},
-     "DIGEST_SMTP_TIMEOUT must be a number of seconds greater than 0, like 30, not '-1'"),
-    ({"DIGEST_MAX_ATTEMPTS": "0"}, "DIGEST_MAX_ATTEMPTS must be a whole number of at least 1, not '0'"),
+     "DIGEST_SMTP_TIMEOUT must be a number of seconds greater than 0 and at most 86400, like 30, not '-1'"),
+    ({"DIGEST_MAX_ATTEMPTS": "0"}, "DIGEST_MAX_ATTEMPTS must be a whole number from 1 to 20, not '0'"),
     ({"DIGEST_SMTP_PORT": "70000"}, "DIGEST_SMTP_PORT must be a port from 1 to 65535, not '70000'"),
-    ({"DIGEST_WEIGHT_NOVELTY": "nan"}, "DIGEST_WEIGHT_NOVELTY must be a number, 0 or more"),
+    ({"DIGEST_WEIGHT_NOVELTY": "nan"}, "DIGEST_WEIGHT_NOVELTY must be a number from 0 to 1000"),
     ({"DIGEST_FROM": "AMW <digest@amw.example>\r\nBcc: all@example.com"},
      "DIGEST_FROM must be one address on a single line (no line breaks or control characters)"),
     ({"DIGEST_FROM": "a@amw.example, b@amw.example"}, "DIGEST_FROM must be one address like"),
     ({"DIGEST_SMTP_TIMEOUT": "inf"}, "DIGEST_SMTP_TIMEOUT must be a number of seconds greater than 0"),
+    # Past these, sockets, timedelta or datetime overflow (a timeval; a backoff beyond the year 9999).
+    ({"DIGEST_SMTP_TIMEOUT": "1e20"},
+     "DIGEST_SMTP_TIMEOUT must be a number of seconds greater than 0 and at most 86400"),
+    ({"DIGEST_MAX_ATTEMPTS": "40"}, "DIGEST_MAX_ATTEMPTS must be a whole number from 1 to 20, not '40'"),
     ({"DIGEST_SMTP_RATE_LIMIT": "-5"}, "DIGEST_SMTP_RATE_LIMIT must be a number of messages per second, 0 or more"),
     ({"DIGEST_SMTP_CONNECTIONS": "0"}, "DIGEST_SMTP_CONNECTIONS must be a whole number of at least 1"),
-    ({"DIGEST_LOOKBACK_DAYS": "0"}, "DIGEST_LOOKBACK_DAYS must be a whole number of days of at least 1"),
-    ({"DIGEST_GRACE_HOURS": "-1"}, "DIGEST_GRACE_HOURS must be a whole number of hours of at least 0"),
+    ({"DIGEST_LOOKBACK_DAYS": "0"}, "DIGEST_LOOKBACK_DAYS must be a whole number of days from 1 to 3650"),
+    ({"DIGEST_LOOKBACK_DAYS": "1000000"}, "DIGEST_LOOKBACK_DAYS must be a whole number of days from 1 to 3650"),
+    ({"DIGEST_GRACE_HOURS": "-1"}, "DIGEST_GRACE_HOURS must be a whole number of hours from 0 to 8760"),
     ({"DIGEST_WEIGHT_NOVELTY": "0", "DIGEST_WEIGHT_SIGNIFICANCE": "0"},
      "DIGEST_WEIGHT_NOVELTY and DIGEST_WEIGHT_SIGNIFICANCE are both 0"),
     ({"DIGEST_BASE_URL": "javascript:alert(1)"}, "DIGEST_BASE_URL must be an http:// or https:// URL with a host"),
@@ -156,7 +161,8 @@ def test_the_valid_values_operators_use_keep_working(tmp_path):
                               "DIGEST_GRACE_HOURS": "0", "DIGEST_SMTP_RATE_LIMIT": "0",
                               "DIGEST_STAFF_ADDRESSES": "a@amw.example, b@amw.example",
                               "DIGEST_BASE_URL": "https://digest.amw.example/app"})
-    assert (settings.smtp_timeout, settings.smtp_port, settings.weight_novelty, settings.grace_hours) == (10.0, 587, 0, 0)
+    assert (settings.smtp_timeout, settings.smtp_port) == (10.0, 587)
+    assert (settings.weight_novelty, settings.grace_hours) == (0, 0)
     assert settings.from_address == "Büro Digest <büro@amw.example>" and settings.executor == "queue"
     assert load_settings({"DIGEST_DB_BUSY_TIMEOUT": "1.5"}).db_busy_timeout == 1.5
 
