@@ -168,35 +168,45 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+_ASSIGNED = r"^{name}(?:\s*:[^=\n]+)?\s*=\s*(?:['\"]([^'\"]+)['\"]|None)"
+
+
 @lru_cache(maxsize=1)
 def schema_revisions() -> tuple[str, ...]:
-    """The migration revisions, oldest first, read from migrations/versions.
+    """The migration revisions, oldest first.
 
-    Read as text rather than through Alembic's ScriptDirectory (which costs a third of a second to
-    import and load) because every command checks the schema before it starts; a test pins that
-    the two agree.
+    Read from the files' `revision = ...` / `down_revision = ...` lines rather than through Alembic's
+    ScriptDirectory (a third of a second to import and load) because every command checks the
+    schema before it starts; a file these lines do not describe (a merge, an unusual layout) falls
+    back to Alembic. A test pins that the two agree.
     """
     parents: dict[str, str | None] = {}
-    for path in (MIGRATIONS / "versions").glob("*.py"):
+    files = [p for p in sorted((MIGRATIONS / "versions").glob("*.py")) if not p.name.startswith("_")]
+    for path in files:
         text = path.read_text(encoding="utf-8")
-        revision = re.search(r"^revision\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
-        down = re.search(r"^down_revision\s*=\s*(?:['\"]([^'\"]+)['\"]|None)", text, re.M)
-        if revision:
-            parents[revision.group(1)] = down.group(1) if down else None
+        revision = re.search(_ASSIGNED.format(name="revision"), text, re.M)
+        down = re.search(_ASSIGNED.format(name="down_revision"), text, re.M)
+        if revision and revision.group(1) and down:
+            parents[revision.group(1)] = down.group(1)
     children = {parent: child for child, parent in parents.items()}
     chain, current = [], None
     while current in children:
         current = children[current]
         chain.append(current)
-    return tuple(chain)
+    if len(chain) == len(files) == len(children):
+        return tuple(chain)
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return tuple(reversed([r.revision for r in script.walk_revisions()]))
 
 
 LOCKED_HINT = ("the database is locked by another process (gave up after {timeout:g} s; DIGEST_DB_BUSY_TIMEOUT "
                "sets the wait): try again when that process is done, or let it wait longer")
 
 
-def database_error(url: str, exc: Exception, *, busy_timeout: float = 30.0) -> ConfigError:
-    """The operator's message for a database error that stops a command before it can work."""
+def database_error(url: str, exc: Exception, *, busy_timeout: float = 30.0, action: str = "reach") -> ConfigError:
+    """The operator's message for a database error that stops a command (`action` says what failed)."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     if "database is locked" in text or "database table is locked" in text:
         return ConfigError(LOCKED_HINT.format(timeout=busy_timeout))
@@ -204,7 +214,12 @@ def database_error(url: str, exc: Exception, *, busy_timeout: float = 30.0) -> C
         return ConfigError(f"{_safe(url)} is not a SQLite database file: point DIGEST_DATABASE_URL at the "
                            "digest database, or run `digest init` with a new path")
     reason = text.splitlines()[0] if text else type(exc).__name__
-    return ConfigError(f"cannot reach the database at {_safe(url)}: {reason}")
+    if "no such table" in text:
+        return ConfigError(f"the database {_safe(url)} lacks part of the schema ({reason}): run `digest init`")
+    if url.startswith("sqlite"):
+        # SQLite's OperationalError also means a read-only file, a full disk or an I/O error.
+        return ConfigError(f"cannot use the database {_safe(url)}: {reason}")
+    return ConfigError(f"cannot {action} the database at {_safe(url)}: {reason}")
 
 
 def check_ready(engine: sa.Engine, *, busy_timeout: float = 30.0) -> None:
@@ -227,9 +242,12 @@ def check_ready(engine: sa.Engine, *, busy_timeout: float = 30.0) -> None:
             revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except sa.exc.DBAPIError as exc:
             conn.rollback()
-            text = str(exc.orig)
-            if "alembic_version" not in text:
-                raise database_error(url, exc, busy_timeout=busy_timeout) from None
+            # SQLite: "no such table"; PostgreSQL: undefined_table (42P01). Anything else (permissions,
+            # a lock, a dropped connection) is reported as what it is.
+            missing = "no such table" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "42P01"
+            if not missing:
+                raise database_error(url, exc, busy_timeout=busy_timeout,
+                                     action="read the schema revision of") from None
             revision = None
         else:
             conn.rollback()

@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from digest.db import alembic_config, schema_revisions, upgrade
-from tests.conftest import ROOT, create_postgres_database, drop_postgres_database, require_postgres
+from tests.conftest import (POSTGRES_ADMIN_URL, ROOT, create_postgres_database, drop_postgres_database,
+                            require_postgres)
 
 AS_OF = "2026-11-23T20:00:00Z"
 
@@ -173,3 +174,27 @@ def test_a_send_against_a_database_another_process_holds_locked_exits_2_and_reco
     # Once the lock is gone the same send goes through.
     assert digest(env, "send", "--due", "--as-of", AS_OF, cwd=tmp_path).returncode == 0
     assert ledger_rows(path) > 10
+
+
+@pytest.mark.postgres
+def test_a_postgresql_role_without_rights_on_the_schema_is_told_so_not_told_to_run_init(tmp_path):
+    require_postgres()
+    url = create_postgres_database()
+    role = "digest_norights_" + sa.engine.make_url(url).database.rsplit("_", 1)[-1]
+    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    try:
+        upgrade(url)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE ROLE "{role}" LOGIN')
+            conn.exec_driver_sql(f'REVOKE ALL ON alembic_version FROM PUBLIC, "{role}"')
+        as_role = sa.engine.make_url(url).set(username=role).render_as_string(hide_password=False)
+        stderr = refused(environment(as_role, tmp_path), "subscribers", "list", cwd=tmp_path)
+        assert "cannot read the schema revision of the database at" in stderr
+        assert "permission denied" in stderr and "digest init" not in stderr
+    finally:
+        admin.dispose()
+        drop_postgres_database(url)
+        cleanup = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with cleanup.connect() as conn:
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+        cleanup.dispose()
