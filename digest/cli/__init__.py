@@ -67,8 +67,9 @@ def fail(message: str, code: int = EXIT_USAGE, *, as_json: bool = False):
 def handle_errors(fn):
     """Map the package's errors to the contract's exit codes, with a message that says what to fix.
 
-    Configuration and a missing subscriber or file are the operator's to fix (2); an invalid
-    value, including an unknown company or segment name in it, is bad input (1).
+    Configuration, a database that cannot be used (unreachable, locked past DIGEST_DB_BUSY_TIMEOUT)
+    and a missing subscriber or file are the operator's to fix (2); an invalid value, including an
+    unknown company or segment name in it, is bad input (1).
     """
 
     @wraps(fn)
@@ -83,7 +84,8 @@ def handle_errors(fn):
             code, message = EXIT_USAGE, str(exc)
         except OperationalError as exc:
             # The database went away or stayed locked past the busy timeout mid-command: the operator's
-            # to fix (or retry), and every unit of work rolled back, so the ledger holds no half-step.
+            # to fix or retry. The failed transaction rolled back; a claim made before it expires with
+            # its lease, so a later run sends what this one could not.
             from ..db import database_error
 
             app = click.get_current_context().find_object(App)
