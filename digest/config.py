@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 import sys
 import tomllib
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from .errors import ConfigError, DigestError
 
 # The email templates ship inside the package (pyproject.toml maps the repository's templates/ there).
 PACKAGED_TEMPLATES = Path(str(files("digest.email_templates")))
@@ -76,6 +79,7 @@ class Settings:
     worker_poll_seconds: float = 5.0
     worker_batch: int = 25
     email_check_deliverability: bool = False
+    db_busy_timeout: float = 30.0
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -91,57 +95,268 @@ def _env_name(name: str) -> str:
     return _ENV_ALIASES.get(name, "DIGEST_" + name.upper())
 
 
-def _coerce(name: str, kind, raw):
-    if raw is None:
-        return None
-    kind = str(kind)
+class _Invalid(ValueError):
+    """A rule's verdict: what a valid value looks like (completes "X must be ...")."""
+
+
+def _kind(name: str) -> str:
+    kind = str(Settings.__dataclass_fields__[name].type)
+    for simple in ("bool", "int", "float"):
+        if simple in kind.split("|")[0]:
+            return simple
+    return "str"
+
+
+_KIND_WORDS = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "text"}
+
+
+def _coerce(name: str, raw, *, from_toml: bool):
+    """The field's type from an environment string (lenient) or a TOML value (its own type only)."""
+    kind = _kind(name)
+    if from_toml:
+        # TOML has types: a quoted "25" for a port or a 2.5 for a count is a mistake worth naming.
+        ok = {"bool": lambda v: isinstance(v, bool),
+              "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+              "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              "str": lambda v: isinstance(v, str)}[kind]
+        if not ok(raw):
+            raise _Invalid(_KIND_WORDS[kind])
+        return float(raw) if kind == "float" else raw
+    text = str(raw).strip()
     try:
-        if "bool" in kind:
-            if isinstance(raw, bool):
-                return raw
-            value = str(raw).strip().lower()
+        if kind == "bool":
+            value = text.lower()
             if value in {"1", "true", "yes", "on"}:
                 return True
             if value in {"0", "false", "no", "off", ""}:
                 return False
             raise ValueError(raw)
-        if "int" in kind and "float" not in kind:
-            return int(raw)
-        if "float" in kind:
-            return float(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{_env_name(name)}={raw!r} is not a valid {kind.split('|')[0].strip()}") from None
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise _Invalid(_KIND_WORDS[kind]) from None
     return str(raw)
 
 
-def load_settings(environ: dict | None = None, toml_path: str | Path | None = None) -> Settings:
-    """Read settings: defaults, then digest.toml (if any), then the environment."""
-    environ = os.environ if environ is None else environ
-    values: dict = {}
-    path = Path(toml_path or environ.get("DIGEST_CONFIG", "digest.toml"))
-    if path.is_file():
+# --- rules: each takes the typed value and returns it (normalized) or raises _Invalid ---
+
+def _at_least(low: int, high: int | None = None, what: str = "a whole number"):
+    def rule(value):
+        if value < low or (high is not None and value > high):
+            raise _Invalid(f"{what} from {low} to {high}" if high is not None else f"{what} of at least {low}")
+        return value
+    return rule
+
+
+def _finite(*, positive: bool, hint: str, most: float = math.inf):
+    def rule(value):
+        # float() takes "nan" and "inf"; neither is a usable timeout, rate or weight.
+        if not math.isfinite(value) or value < 0 or (positive and value == 0) or value > most:
+            raise _Invalid(hint)
+        return value
+    return rule
+
+
+# Upper bounds keep every value inside what sockets, timedelta and datetime can hold (a timeout of
+# 1e20 s does not fit a C timeval; 40 attempts would back off past the year 9999).
+DAY = 86400
+_SECONDS = _finite(positive=True, most=DAY, hint="a number of seconds greater than 0 and at most 86400, like 30")
+_RATE = _finite(positive=False, hint="a number of messages per second, 0 or more (0: no limit)")
+_WEIGHT = _finite(positive=False, most=1000, hint="a number from 0 to 1000, like 1 or 2.5")
+_COUNT = _at_least(1)
+
+
+def _choice(*options: str):
+    def rule(value):
+        normalized = value.strip().lower()
+        if normalized not in options:
+            raise _Invalid(", ".join(options[:-1]) + f" or {options[-1]}")
+        return normalized
+    return rule
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _single_line(value):
+    if value is not None and _CONTROL.search(value):
+        raise _Invalid("a single line without line breaks or control characters")
+    return value
+
+
+def _not_empty(value):
+    if not value.strip():
+        raise _Invalid("set (it is empty)")
+    return _single_line(value)
+
+
+def _token(value):
+    if value is not None and (not value.strip() or _CONTROL.search(value) or " " in value.strip()):
+        raise _Invalid("one word without spaces or line breaks")
+    return value if value is None else value.strip()
+
+
+def _http_url(value):
+    _single_line(value)
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname or any(c.isspace() for c in value.strip()):
+        raise _Invalid("an http:// or https:// URL with a host, like https://digest.example.com")
+    return value.strip()
+
+
+def _company_url(value):
+    _http_url(value.replace("{slug}", "slug"))
+    try:
+        value.format(slug="openai")
+    except (KeyError, IndexError, ValueError):
+        raise _Invalid("a URL whose only placeholder is {slug}, like https://amw.example/companies/{slug}") from None
+    return value
+
+
+def _address(value: str, *, named: bool):
+    from email_validator import EmailNotValidError, validate_email  # 15 ms to import: only when checked
+
+    from .message import split_address
+
+    if _CONTROL.search(value):
+        raise _Invalid("one address on a single line (no line breaks or control characters)")
+    try:
+        name, address = split_address(value)
+    except DigestError:
+        example = "AMW Digest <digest@amw.example>" if named else "unsubscribe@amw.example"
+        raise _Invalid(f"one address like {example}") from None
+    if name and not named:
+        raise _Invalid("a bare address like unsubscribe@amw.example (no display name)")
+    domain = address.rpartition("@")[2]
+    # email-validator refuses the special-use name localhost, which the development default uses.
+    if domain.lower() != "localhost":
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+            validate_email(address, check_deliverability=False, globally_deliverable=False, allow_smtputf8=True)
+        except EmailNotValidError as exc:
+            raise _Invalid(f"one valid address ({exc})") from None
+    return value.strip()
+
+
+def _addresses(value):
+    for item in (part.strip() for part in value.split(",")):
+        if item:
+            _address(item, named=False)
+    return value
+
+
+# Every numeric setting has a rule (a test pins this); text settings that reach a header or URL do too.
+RULES = {
+    "database_url": _not_empty,
+    "mailer": _not_empty,
+    "outbox": _not_empty,
+    "smtp_host": _token,
+    "smtp_port": _at_least(1, 65535, "a port"),
+    "smtp_username": _single_line,
+    "smtp_password": _single_line,
+    "smtp_security": _choice("none", "starttls", "ssl"),
+    "smtp_timeout": _SECONDS,
+    "smtp_connections": _COUNT,
+    "smtp_rate_limit": _RATE,
+    "smtp_helo": _token,
+    "postmark_token": _single_line,
+    "postmark_url": _http_url,
+    "postmark_stream": _token,
+    "postmark_timeout": _SECONDS,
+    "postmark_connections": _COUNT,
+    "postmark_rate_limit": _RATE,
+    "from_address": lambda v: _address(v, named=True),
+    "base_url": _http_url,
+    "lookback_days": _at_least(1, 3650, "a whole number of days"),
+    "max_company_articles": _COUNT,
+    "weight_novelty": _WEIGHT,
+    "weight_significance": _WEIGHT,
+    "max_attempts": _at_least(1, 20),
+    "grace_hours": _at_least(0, 8760, "a whole number of hours"),
+    "lease_seconds": _at_least(1, 7 * DAY, "a whole number of seconds"),
+    "company_url": _company_url,
+    "list_id": _not_empty,
+    "unsubscribe_mailto": lambda v: _address(v, named=False),
+    "dkim_selector": _token,
+    "dkim_domain": _token,
+    "staff_addresses": _addresses,
+    "executor": _choice("inline", "queue"),
+    "scheduler_interval": _at_least(1, 7 * DAY, "a whole number of seconds"),
+    "scheduler_misfire_grace": _at_least(1, 7 * DAY, "a whole number of seconds"),
+    "worker_processes": _COUNT,
+    "worker_concurrency": _COUNT,
+    "worker_stalled_seconds": _SECONDS,
+    "worker_shutdown_seconds": _finite(positive=False, most=DAY, hint="a number of seconds from 0 to 86400, like 60"),
+    "worker_poll_seconds": _SECONDS,
+    "worker_batch": _COUNT,
+    "db_busy_timeout": _SECONDS,
+}
+
+
+def _settings_file(environ, toml_path) -> tuple[Path | None, str]:
+    """The TOML file to read (None: none) and how it was named, for messages."""
+    named = toml_path or environ.get("DIGEST_CONFIG")
+    if not named:
+        default = Path("digest.toml")
+        return (default, str(default)) if default.exists() else (None, "")
+    path = Path(named)
+    origin = f"DIGEST_CONFIG={named}" if not toml_path else f"the settings file {named}"
+    if not path.exists():
+        raise ConfigError(f"{origin}: no such file; fix the path or unset DIGEST_CONFIG")
+    if not path.is_file():
+        raise ConfigError(f"{origin}: not a file; name a TOML file like digest.toml")
+    return path, str(path)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the settings file {path}: {exc.strerror or exc}") from None
+
+
+def load_settings(environ: dict | None = None, toml_path: str | Path | None = None) -> Settings:
+    """Read settings: defaults, then digest.toml (if any), then the environment; check every value.
+
+    A value of the wrong type or out of range raises ConfigError naming the variable (or the
+    file and key) and what a valid value looks like, so nothing runs on a setting that cannot work.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict = {}  # name -> (value, from_toml, label for messages)
+    path, shown = _settings_file(environ, toml_path)
+    if path is not None:
         known = {f.name for f in fields(Settings)}
-        for key, raw in data.items():
+        for key, value in _read_toml(path).items():
             name = key.lower().removeprefix("digest_")
             name = "from_address" if name == "from" else name
             if name not in known:
-                raise ConfigError(f"{path}: unknown setting {key!r}")
-            values[name] = raw
+                raise ConfigError(f"{shown}: unknown setting {key!r}")
+            raw[name] = (value, True, f"{shown}: {key}")
     for f in fields(Settings):
         env = _env_name(f.name)
         if env in environ and environ[env] != "":
-            values[f.name] = environ[env]
-    coerced = {name: _coerce(name, Settings.__dataclass_fields__[name].type, raw) for name, raw in values.items()}
-    settings = Settings(**coerced)
-    if settings.smtp_security not in {"none", "starttls", "ssl"}:
-        raise ConfigError(f"DIGEST_SMTP_SECURITY must be none, starttls or ssl, not {settings.smtp_security!r}")
-    if not settings.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"DIGEST_BASE_URL must start with http:// or https://, not {settings.base_url!r}")
-    return settings
+            raw[f.name] = (environ[env], False, env)
+    values: dict = {}
+    for f in fields(Settings):
+        value, from_toml, label = raw.get(f.name, (getattr(Settings, f.name), True, _env_name(f.name)))
+        given = value
+        try:
+            if f.name in raw:
+                value = _coerce(f.name, value, from_toml=from_toml)
+            if value is not None and f.name in RULES:
+                value = RULES[f.name](value)
+        except _Invalid as exc:
+            raise ConfigError(f"{label} must be {exc}, not {given!r}") from None
+        values[f.name] = value
+    if values["weight_novelty"] == 0 and values["weight_significance"] == 0:
+        raise ConfigError("DIGEST_WEIGHT_NOVELTY and DIGEST_WEIGHT_SIGNIFICANCE are both 0: every article would "
+                          "rate 0; set at least one above 0 (defaults 1 and 2)")
+    return Settings(**values)
 
 
 def secret_keys(settings: Settings) -> list[str]:

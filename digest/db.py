@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,18 +25,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for the URL; SQLite gets WAL, a busy timeout and foreign keys."""
+# How long a PostgreSQL connection attempt may take before the host counts as unreachable.
+CONNECT_TIMEOUT = 10
+
+
+def make_engine(url: str, *, busy_timeout: float = 30.0) -> sa.Engine:
+    """An engine for the URL; SQLite gets WAL, a busy timeout (seconds) and foreign keys.
+
+    Creates nothing: a SQLite file (and its folder) is made by `upgrade` (digest init) only, so
+    that a mistyped path is reported by check_ready instead of becoming a new, empty database.
+    """
     url = normalize_url(url)
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
         raise ConfigError(f"DIGEST_DATABASE_URL is not a valid SQLAlchemy URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
+        busy_ms = max(1, int(busy_timeout * 1000))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -47,7 +55,7 @@ def make_engine(url: str) -> sa.Engine:
             # FULL would fsync every recorded send: 2 to 3 ms each on this kind of disk.
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -58,7 +66,9 @@ def make_engine(url: str) -> sa.Engine:
         return engine
     try:
         # Each sending loop holds two connections (db.sending_session): room for 15 at once per process.
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # Without a connect timeout psycopg waits on a silent host for as long as the OS lets it.
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise ConfigError(f"cannot use DIGEST_DATABASE_URL {url!r}: {exc}") from None
 
@@ -134,11 +144,122 @@ def upgrade(url: str) -> str:
     from alembic.script import ScriptDirectory
 
     cfg = alembic_config(url)
+    database = sqlite_path(url)
+    if database is not None:
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the folder of the database {database}: {exc.strerror or exc}") from None
     try:
         command.upgrade(cfg, "head")
     except sa.exc.OperationalError as exc:
-        raise ConfigError(f"cannot reach the database at {_safe(url)}: {exc.orig}") from None
+        raise database_error(url, exc) from None
     return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL and in-memory databases)."""
+    try:
+        parsed = sa.engine.make_url(normalize_url(url))
+    except sa.exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+_ASSIGNED = r"^{name}(?:\s*:[^=\n]+)?\s*=\s*(?:['\"]([^'\"]+)['\"]|None)"
+
+
+@lru_cache(maxsize=1)
+def schema_revisions() -> tuple[str, ...]:
+    """The migration revisions, oldest first.
+
+    Read from the files' `revision = ...` / `down_revision = ...` lines rather than through Alembic's
+    ScriptDirectory (a third of a second to import and load) because every command checks the
+    schema before it starts; a file these lines do not describe (a merge, an unusual layout) falls
+    back to Alembic. A test pins that the two agree.
+    """
+    parents: dict[str, str | None] = {}
+    files = [p for p in sorted((MIGRATIONS / "versions").glob("*.py")) if not p.name.startswith("_")]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        revision = re.search(_ASSIGNED.format(name="revision"), text, re.M)
+        down = re.search(_ASSIGNED.format(name="down_revision"), text, re.M)
+        if revision and revision.group(1) and down:
+            parents[revision.group(1)] = down.group(1)
+    children = {parent: child for child, parent in parents.items()}
+    chain, current = [], None
+    while current in children:
+        current = children[current]
+        chain.append(current)
+    if len(chain) == len(files) == len(children):
+        return tuple(chain)
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return tuple(reversed([r.revision for r in script.walk_revisions()]))
+
+
+LOCKED_HINT = ("the database is locked by another process (gave up after {timeout:g} s; DIGEST_DB_BUSY_TIMEOUT "
+               "sets the wait): try again when that process is done, or let it wait longer")
+
+
+def database_error(url: str, exc: Exception, *, busy_timeout: float = 30.0, action: str = "reach") -> ConfigError:
+    """The operator's message for a database error that stops a command (`action` says what failed)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    if "database is locked" in text or "database table is locked" in text:
+        return ConfigError(LOCKED_HINT.format(timeout=busy_timeout))
+    if "file is not a database" in text:
+        return ConfigError(f"{_safe(url)} is not a SQLite database file: point DIGEST_DATABASE_URL at the "
+                           "digest database, or run `digest init` with a new path")
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    if "no such table" in text:
+        return ConfigError(f"the database {_safe(url)} lacks part of the schema ({reason}): run `digest init`")
+    if url.startswith("sqlite"):
+        # SQLite's OperationalError also means a read-only file, a full disk or an I/O error.
+        return ConfigError(f"cannot use the database {_safe(url)}: {reason}")
+    return ConfigError(f"cannot {action} the database at {_safe(url)}: {reason}")
+
+
+def check_ready(engine: sa.Engine, *, busy_timeout: float = 30.0) -> None:
+    """Refuse (ConfigError) a database this code cannot work on: missing, unreachable, locked, or
+    without the newest schema. One query; call it before a command does anything.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    run_init = "run `digest init`"
+    database = sqlite_path(url)
+    if database is not None and not database.is_file():
+        # Connecting would create an empty file (and the error would be "no such table" later).
+        raise ConfigError(f"the database {database} does not exist: {run_init} to create it "
+                          "(or fix DIGEST_DATABASE_URL)")
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        raise database_error(url, exc, busy_timeout=busy_timeout) from None
+    with conn:
+        try:
+            revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except sa.exc.DBAPIError as exc:
+            conn.rollback()
+            # SQLite: "no such table"; PostgreSQL: undefined_table (42P01). Anything else (permissions,
+            # a lock, a dropped connection) is reported as what it is.
+            missing = "no such table" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "42P01"
+            if not missing:
+                raise database_error(url, exc, busy_timeout=busy_timeout,
+                                     action="read the schema revision of") from None
+            revision = None
+        else:
+            conn.rollback()
+    known = schema_revisions()
+    if revision is None:
+        raise ConfigError(f"the database {_safe(url)} has no schema yet: {run_init} first")
+    if revision != known[-1]:
+        if revision in known:
+            raise ConfigError(f"the database {_safe(url)} has an older schema (revision {revision}, this version "
+                              f"needs {known[-1]}): {run_init} to upgrade it")
+        raise ConfigError(f"the database {_safe(url)} has schema revision {revision}, which this version of digest "
+                          "does not know (a newer version made it?): run that version, or upgrade digest")
 
 
 def current_revision(engine: sa.Engine) -> str | None:

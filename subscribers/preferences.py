@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import zoneinfo
 from datetime import date
 
 from digest.errors import InputError
@@ -51,8 +50,10 @@ def _int(field: str, value, low: int, high: int) -> int:
 
 @functools.cache
 def _zones() -> dict[str, str]:
-    # available_timezones() reads the tz database once (tens of ms); keep the casefolded index.
-    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+    # The schedule's own list (no host-dependent keys like `localtime`), read once; casefolded index.
+    from digest.schedule import iana_zones
+
+    return {name.casefold(): name for name in iana_zones()}
 
 
 def parse_timezone(value) -> str:

@@ -100,3 +100,39 @@ def test_preview_writes_the_eml_and_sends_nothing(seeded, tmp_path):
 def test_preview_of_an_unknown_address_exits_2(seeded):
     proc = digest(seeded, "preview", "nobody@example.com", "--as-of", AS_OF)
     assert proc.returncode == 2 and "no subscriber" in proc.stderr
+
+
+def test_an_as_of_outside_the_years_2000_to_2100_exits_2_on_every_command_and_records_nothing(seeded, tmp_path):
+    # Before: an OverflowError traceback from the slot arithmetic (or from the conversion to UTC).
+    cases = [(["send", "--due"], "9999-12-31T20:00Z"), (["send", "--due"], "9999-12-31T20:00-05:00"),
+             (["send", "--due"], "1970-01-01T00:00Z"), (["preview", "ana@example.com"], "9999-12-31T20:00Z"),
+             (["scheduler", "--once"], "9999-12-31T20:00Z")]
+    for command, as_of in cases:
+        proc = digest(seeded, *command, "--as-of", as_of)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, (command, proc.stderr)
+        assert f"--as-of {as_of!r} is outside the years 2000 to 2100" in proc.stderr
+    planned = json.loads(digest(seeded, "send", "--dry-run", "--as-of", AS_OF, "--json", check=0).stdout)
+    assert planned["due"] > 10 and not (tmp_path / "outbox").exists()  # nothing was planned or sent
+
+
+def test_an_as_of_at_the_edges_of_the_range_works(seeded):
+    for as_of in ("2000-01-01T00:00:00+14:00", "2100-12-31T23:59:59-12:00"):
+        proc = digest(seeded, "send", "--dry-run", "--as-of", as_of, "--json", check=0)
+        assert json.loads(proc.stdout)["dry_run"] is True
+
+
+def test_subscriber_commands_refuse_the_host_dependent_time_zone_localtime(seeded, tmp_path):
+    # `localtime` is whatever zone the server is set to: the reader's send hour would move with the host.
+    # (posixrules and Factory are refused by the same list: tests/test_schedule.py)
+    name = "localtime"
+    proc = digest(seeded, "subscribers", "add", "zed@example.com", "--timezone", name, check=1)
+    assert f"timezone: unknown IANA time zone {name!r}" in proc.stderr
+    proc = digest(seeded, "subscribers", "set", "ana@example.com", "--timezone", name, check=1)
+    assert f"timezone: unknown IANA time zone {name!r}" in proc.stderr
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,timezone\nzed@example.com," + name + "\n", encoding="utf-8")
+    proc = digest(seeded, "subscribers", "import", str(csv), check=1)
+    assert f"{csv}:2: timezone: unknown IANA time zone {name!r}" in proc.stderr
+    shown = json.loads(digest(seeded, "subscribers", "show", "ana@example.com", "--json", check=0).stdout)
+    assert shown["subscriber"]["timezone"] == "Asia/Seoul"
+    assert digest(seeded, "subscribers", "show", "zed@example.com").returncode == 2

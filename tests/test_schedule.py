@@ -89,3 +89,39 @@ def test_day_names_parse_and_bad_ones_say_what_to_write():
 def test_unknown_time_zone_is_rejected_with_an_example():
     with pytest.raises(InputError, match="IANA time zone"):
         zone("Mars/Olympus")
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "Factory", "posix/Europe/Berlin", "right/UTC"])
+def test_time_zone_keys_that_name_no_place_are_rejected_even_though_zoneinfo_loads_them(name):
+    # ZoneInfo("localtime") loads the host's own zone: a reader's send hour would move with the server.
+    with pytest.raises(InputError, match="is not an IANA time zone"):
+        zone(name)
+
+
+def test_subscriber_preferences_refuse_the_same_keys_the_schedule_refuses():
+    from subscribers.preferences import parse_timezone
+
+    for name in ("localtime", "posixrules", "Factory"):
+        with pytest.raises(InputError, match=f"timezone: unknown IANA time zone {name!r}"):
+            parse_timezone(name)
+    assert parse_timezone("europe/berlin") == "Europe/Berlin"
+
+
+@pytest.mark.parametrize("name", ["UTC", "Etc/GMT+5", "US/Eastern", "Pacific/Kiritimati", "Asia/Kathmandu"])
+def test_iana_names_and_their_backward_links_are_accepted(name):
+    assert zone(name).key == name
+
+
+@pytest.mark.parametrize("tz", ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Etc/GMT-14", "Etc/GMT+12"])
+@pytest.mark.parametrize("frequency", ["weekly", "daily"])
+def test_slots_at_the_edges_of_the_accepted_years_compute_without_overflow(tz, frequency):
+    for as_of in (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)):
+        s = slot(tz, as_of, day=6, hour=23, frequency=frequency)
+        assert s.scheduled_for <= as_of and as_of - s.scheduled_for < timedelta(days=8)
+
+
+def test_a_slot_beyond_datetimes_range_is_an_input_error_not_an_overflow():
+    with pytest.raises(InputError, match="as_of: .* is outside the years 2000 to 2100"):
+        slot("Pacific/Kiritimati", datetime(9999, 12, 31, 20, tzinfo=UTC))
+    with pytest.raises(InputError, match="as_of:"):
+        slot("Pacific/Pago_Pago", datetime(1, 1, 1, 5, tzinfo=UTC))

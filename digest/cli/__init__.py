@@ -25,9 +25,13 @@ class App:
 
     @cached_property
     def _engine(self):
-        from ..db import make_engine
+        from ..db import check_ready, make_engine
 
-        return make_engine(self.settings.database_url)
+        engine = make_engine(self.settings.database_url, busy_timeout=self.settings.db_busy_timeout)
+        # Every command that uses the engine needs the schema (init and demo migrate first): refuse a
+        # missing, unreachable, locked or unmigrated database before any work starts.
+        check_ready(engine, busy_timeout=self.settings.db_busy_timeout)
+        return engine
 
     def engine(self):
         return self._engine
@@ -63,18 +67,31 @@ def fail(message: str, code: int = EXIT_USAGE, *, as_json: bool = False):
 def handle_errors(fn):
     """Map the package's errors to the contract's exit codes, with a message that says what to fix.
 
-    Configuration and a missing subscriber or file are the operator's to fix (2); an invalid
-    value, including an unknown company or segment name in it, is bad input (1).
+    Configuration, a database that cannot be used (unreachable, locked past DIGEST_DB_BUSY_TIMEOUT)
+    and a missing subscriber or file are the operator's to fix (2); an invalid value, including an
+    unknown company or segment name in it, is bad input (1).
     """
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
+        from sqlalchemy.exc import OperationalError
+
         from subscribers.follows import UnknownName
 
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             code, message = EXIT_USAGE, str(exc)
+        except OperationalError as exc:
+            # The database went away or stayed locked past the busy timeout mid-command: the operator's
+            # to fix or retry. The failed transaction rolled back; a claim made before it expires with
+            # its lease, so a later run sends what this one could not.
+            from ..db import database_error
+
+            app = click.get_current_context().find_object(App)
+            settings = app.settings if app else Settings()
+            code = EXIT_USAGE
+            message = str(database_error(settings.database_url, exc, busy_timeout=settings.db_busy_timeout))
         except UnknownName as exc:
             code, message = EXIT_PARTIAL, f"{exc.field}: {exc}"
         except NotFound as exc:
@@ -87,14 +104,20 @@ def handle_errors(fn):
 
 
 def parse_time(value: str | None) -> datetime:
-    """An ISO 8601 time; without a zone it is taken as UTC. None means now."""
+    """An ISO 8601 time from the years the schedule handles; without a zone it is taken as UTC.
+    None means now."""
+    from ..schedule import check_as_of
+
     if value is None:
         return datetime.now(timezone.utc)
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ConfigError(f"--as-of {value!r} is not an ISO 8601 time, like 2026-11-23T08:00:00Z") from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    try:
+        return check_as_of(parsed)
+    except ValueError as exc:
+        raise ConfigError(f"--as-of {value!r} {exc}") from None
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the result.")
