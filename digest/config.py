@@ -257,6 +257,8 @@ RULES = {
     "smtp_password": _single_line,
     "smtp_security": _choice("none", "starttls", "ssl"),
     "smtp_timeout": _SECONDS,
+    "smtp_data_timeout": _SECONDS,
+    "smtp_stall_limit": _at_least(0, 1000, "a whole number of timeouts (0 turns the breaker off)"),
     "smtp_connections": _COUNT,
     "smtp_rate_limit": _RATE,
     "smtp_helo": _token,

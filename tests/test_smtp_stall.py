@@ -193,8 +193,7 @@ def test_the_stall_limit_and_the_data_timeout_are_read_from_the_environment():
     with ThreadedSink(stalling(log, b".")) as sink:
         settings = load_settings({"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(sink.port),
                                   "DIGEST_SMTP_TIMEOUT": str(TIMEOUT), "DIGEST_SMTP_DATA_TIMEOUT": str(TIMEOUT),
-                                  "DIGEST_SMTP_STALL_LIMIT": "3", "DIGEST_SECRET_KEY": "k"},
-                                 toml_path="/nonexistent/digest.toml")
+                                  "DIGEST_SMTP_STALL_LIMIT": "3", "DIGEST_SECRET_KEY": "k"})
         results, _ = send(sink, feed, mailer=get_mailer("smtp", settings))
     assert feed.pulled == 3 and [r.status for r in results] == [UNKNOWN] * 3
     assert log.heard[b"."] == 3
