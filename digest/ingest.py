@@ -139,21 +139,39 @@ def read_records(path: str | Path) -> tuple[list[tuple[int, object]], list[Rejec
         return [], [Rejected(name, 0, "file: no such file")]
     except OSError as exc:
         return [], [Rejected(name, 0, f"file: {exc.strerror or exc}")]
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return [], [Rejected(name, 1, "file: UTF-16 text; save it as UTF-8")]
-    text = decode_text(data)
+    records, errors = _read_text(name, decode_text(data))
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and errors and errors[0].line == 1:
+        errors[0].error += " (the file starts like UTF-16 text: save it as UTF-8)"
+    return records, errors
+
+
+def _read_text(name: str, text: str) -> tuple[list[tuple[int, object]], list[Rejected]]:
     index = LineIndex(text)
     stripped = text.lstrip(" \t\r\n")
     if not stripped.startswith("["):
         return _read_jsonl(name, index.lines())
     records, errors = _read_array(name, index, len(text) - len(stripped))
-    if errors and "\n" in text.strip():
-        # A JSONL file whose first line is junk that starts with '[' reads as a very broken array;
-        # read as lines it loses less, and each line then stands on its own.
+    if errors and index.sep in text.strip():
+        # A JSONL file whose first line is junk that starts with '[' reads as a broken array. Read as
+        # lines instead when that keeps as many valid articles (each line then stands on its own);
+        # with none valid either way, the reading with fewer rejections.
         line_records, line_errors = _read_jsonl(name, index.lines())
-        if len(line_errors) < len(errors) and len(line_records) >= len(records):
+        as_array, as_lines = _count_valid(records), _count_valid(line_records)
+        if as_lines > as_array or (as_lines == as_array and (
+                as_lines > 0 or len(line_records) + len(line_errors) < len(records) + len(errors))):
             return line_records, line_errors
     return records, errors
+
+
+def _count_valid(records: list[tuple[int, object]]) -> int:
+    count = 0
+    for _, obj in records:
+        try:
+            validate_article(obj)
+        except InputError:
+            continue
+        count += 1
+    return count
 
 
 def _parse_error(name: str, exc: Exception, line: int, column: int | None) -> Rejected:
@@ -176,7 +194,8 @@ def _read_jsonl(name: str, lines: list[str], first: int = 1) -> tuple[list[tuple
             errors.append(Rejected(name, number, bad_byte_error(line, bad.start(), bad.start() + 1)))
             continue
         try:
-            records.append((number, _DECODER.decode(line)))
+            # A BOM opening a line comes from files joined with cat: invisible, so not an error.
+            records.append((number, _DECODER.decode(line.removeprefix("\ufeff"))))
         except (ValueError, RecursionError) as exc:
             errors.append(_parse_error(name, exc, number, getattr(exc, "colno", None)))
     return records, errors
@@ -191,7 +210,8 @@ def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int
     while True:
         pos = _JSON_WS.match(text, pos).end()
         if pos >= len(text):
-            errors.append(Rejected(name, index.last_line(), "json: the array is not closed (truncated file?)"))
+            errors.append(Rejected(name, index.line(start), "json: the array that opens here is not closed with ']' "
+                                                            f"(truncated file? it ends on line {index.last_line()})"))
             return records, errors
         char = text[pos]
         if char == "]":
@@ -210,10 +230,11 @@ def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int
             obj, end = _DECODER.raw_decode(text, pos)
         except (ValueError, RecursionError) as exc:
             end = _skip_value(text, pos)
-            errors.append(_array_error(name, index, exc, pos, end))
+            # A record that never closes: go on at the next place where a record plausibly starts.
+            resume = _RESUME.search(text, pos + 1) if end is None else None
+            limit = end if end is not None else resume.end() if resume else len(text)
+            errors.append(_array_error(name, index, exc, pos, limit))
             if end is None:
-                # The record never closes: go on at the next place where a record plausibly starts.
-                resume = re.compile(r",[ \t\n\r]*(?=\{)").search(text, pos + 1)
                 if resume is None:
                     return records, errors
                 pos, expect_value, after_comma = resume.end(), True, True
@@ -239,19 +260,23 @@ def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int
     return records + more, errors + more_errors
 
 
-def _array_error(name: str, index: LineIndex, exc: Exception, pos: int, end: int | None) -> Rejected:
+def _array_error(name: str, index: LineIndex, exc: Exception, pos: int, limit: int) -> Rejected:
+    """The rejection of the unreadable value from pos to limit (where reading goes on)."""
     text = index.text
     where = getattr(exc, "pos", None)
-    bad = _BAD_BYTE.search(text, pos, end if end is not None else (where + 1 if where is not None else len(text)))
-    if bad and (where is None or bad.start() <= where):
+    bad = _BAD_BYTE.search(text, pos, limit if where is None else min(where + 1, limit))
+    if bad:
         return Rejected(name, index.line(bad.start()), bad_byte_error(text, bad.start(), index.column(bad.start())))
+    if where is not None and where >= limit:
+        return Rejected(name, index.line(pos), "json: this record is not closed (a '}' or ']' is missing)")
     if where is None and isinstance(exc, _NonFinite):
-        found = _NON_FINITE.search(text, pos, end if end is not None else len(text))
+        found = _NON_FINITE.search(text, pos, limit)
         where = found.start() if found else None
     at = where if where is not None else pos
     return _parse_error(name, exc, index.line(at), index.column(at))
 
 
+_RESUME = re.compile(r",[ \t\n\r]*(?=\{)")
 _STRUCTURE = re.compile(r'["\[\]{}]')
 _STRING_END = re.compile(r'["\\\n\r]')
 _SCALAR_END = re.compile(r'[\s,\[\]{}"]')
@@ -260,33 +285,32 @@ _SCALAR_END = re.compile(r'[\s,\[\]{}"]')
 def _skip_value(text: str, pos: int) -> int | None:
     """The end of the JSON-like value at pos, found without recursion and tolerant of syntax errors.
 
-    Brackets are counted and strings skipped (a string also ends at a line end, where JSON
-    forbids it to go on); None when the value never closes.
+    Brackets are matched and strings skipped (a string also ends at a line end, where JSON
+    forbids it to go on); None when the value never closes, or a bracket closes one of the
+    other kind (the record lost its own closing bracket and ran into the array's).
     """
-    depth = 0
+    if text[pos] not in '"[{':
+        found = _SCALAR_END.search(text, pos + 1)
+        return found.start() if found else len(text)
+    stack: list[str] = []
     i = pos
-    while i < len(text):
+    while True:
         char = text[i]
         if char == '"':
             i = _skip_string(text, i + 1)
         elif char in "[{":
-            depth += 1
+            stack.append("]" if char == "[" else "}")
             i += 1
-        elif char in "]}":
-            depth -= 1
-            i += 1
-        elif depth == 0:
-            found = _SCALAR_END.search(text, i + 1)
-            return found.start() if found else len(text)
+        elif char != stack.pop():
+            return None
         else:
-            found = _STRUCTURE.search(text, i)
-            if found is None:
-                return None
-            i = found.start()
-            continue
-        if depth <= 0:
+            i += 1
+        if not stack:
             return i
-    return None
+        found = _STRUCTURE.search(text, i)
+        if found is None:
+            return None
+        i = found.start()
 
 
 def _skip_string(text: str, i: int) -> int:
@@ -424,7 +448,10 @@ def _score(obj: dict, name: str) -> tuple[int, str]:
         raise InputError(f"scores.{name}.score", f"must be an integer 1 to 3, not {_show(score)}")
     if not 1 <= score <= 3:
         raise InputError(f"scores.{name}.score", f"must be 1, 2 or 3, not {_show(score)}")
-    return score, _text(entry, "note", limit=500)
+    try:
+        return score, _text(entry, "note", limit=500)
+    except InputError as exc:
+        raise InputError(f"scores.{name}.{exc.field}", exc.message) from None
 
 
 def _published(raw_time) -> datetime:
