@@ -70,7 +70,7 @@ class IngestReport:
 _JSON_WS = re.compile(r"[ \t\n\r]*")
 # decode(errors="surrogateescape") turns each byte that is not UTF-8 into one of these, and valid
 # UTF-8 never decodes to them: their presence marks exactly the bytes to report.
-_BAD_BYTE = re.compile("[\udc80-\udcff]")
+BAD_BYTE = re.compile("[\udc80-\udcff]")
 _NON_FINITE = re.compile(r"(?<![\w.\"])(-?Infinity|NaN)(?![\w.])")
 _DEPTH_HINT = "nested too deeply to read (hundreds of levels of [ or {)"
 
@@ -87,7 +87,7 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def decode_text(data: bytes) -> str:
-    """Bytes as text: a UTF-8 BOM dropped, each invalid byte kept as a surrogate (see _BAD_BYTE)."""
+    """Bytes as text: a UTF-8 BOM dropped, each invalid byte kept as a surrogate (see BAD_BYTE)."""
     return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="surrogateescape")
 
 
@@ -120,9 +120,9 @@ class LineIndex:
         return self.line(max(end - 1, 0))
 
 
-def bad_byte_error(text: str, pos: int, column: int) -> str:
-    """The message for the invalid byte at text[pos]."""
-    return f"encoding: byte 0x{ord(text[pos]) - 0xDC00:02X} at column {column} is not UTF-8 (save the file as UTF-8)"
+def bad_byte_error(text: str, pos: int, column: int, field: str = "encoding") -> str:
+    """The message for the invalid byte at text[pos] (decoded by decode_text)."""
+    return f"{field}: byte 0x{ord(text[pos]) - 0xDC00:02X} at column {column} is not UTF-8 (save the file as UTF-8)"
 
 
 def read_records(path: str | Path) -> tuple[list[tuple[int, object]], list[Rejected]]:
@@ -189,7 +189,7 @@ def _read_jsonl(name: str, lines: list[str], first: int = 1) -> tuple[list[tuple
     for number, line in enumerate(lines, start=first):
         if not line.strip(" \t\r"):
             continue
-        bad = _BAD_BYTE.search(line)
+        bad = BAD_BYTE.search(line)
         if bad:
             errors.append(Rejected(name, number, bad_byte_error(line, bad.start(), bad.start() + 1)))
             continue
@@ -242,7 +242,7 @@ def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int
         else:
             if missing_comma:
                 errors.append(Rejected(name, index.line(pos), "json: a ',' is missing before this record"))
-            bad = _BAD_BYTE.search(text, pos, end)
+            bad = BAD_BYTE.search(text, pos, end)
             if bad:
                 errors.append(Rejected(name, index.line(bad.start()),
                                        bad_byte_error(text, bad.start(), index.column(bad.start()))
@@ -264,7 +264,7 @@ def _array_error(name: str, index: LineIndex, exc: Exception, pos: int, limit: i
     """The rejection of the unreadable value from pos to limit (where reading goes on)."""
     text = index.text
     where = getattr(exc, "pos", None)
-    bad = _BAD_BYTE.search(text, pos, limit if where is None else min(where + 1, limit))
+    bad = BAD_BYTE.search(text, pos, limit if where is None else min(where + 1, limit))
     if bad:
         return Rejected(name, index.line(bad.start()), bad_byte_error(text, bad.start(), index.column(bad.start())))
     if where is not None and where >= limit:
