@@ -87,16 +87,6 @@ class _Row:
     file: str
     line: int
     cells: dict[str, str]
-    last_line: int = 0  # where a record with a quoted cell spanning lines ends
-
-
-def _name_record_lines(report: ImportReport, file: str, first: int, last: int, named: int) -> None:
-    # A rejected record that spans lines is named on each of them, so that no line of the file goes
-    # unimported without a word; `named` is the line whose own error was reported already.
-    for line in range(first, last + 1):
-        if line != named:
-            report.rejected.append({"file": file, "line": line, "error": f"line: belongs to the record that "
-                                    f"starts on line {first}, which is not stored (a quoted cell spans lines)"})
 
 
 def _read_text(source) -> tuple[str, str]:
@@ -203,7 +193,6 @@ def _rows(source, report: ImportReport) -> Iterator[_Row]:
                                         field="header" if columns is None else "encoding"))
             if columns is None:
                 return
-            _name_record_lines(report, name, start + 1, end, named=i + 1)
             continue
         if problem:
             reject(start + 1, f"{what}: cannot read it: {problem}")
@@ -221,7 +210,7 @@ def _rows(source, report: ImportReport) -> Iterator[_Row]:
             hint = " (a comma inside a cell needs the cell in double quotes)" if len(cells) > len(columns) else ""
             reject(start + 1, f"line: has {len(cells)} cells, the header has {len(columns)}{hint}")
             continue
-        yield _Row(name, start + 1, {c: unescape_cell(v) for c, v in zip(columns, cells)}, end)
+        yield _Row(name, start + 1, {c: unescape_cell(v) for c, v in zip(columns, cells)})
 
 
 def _header_problem(columns: list[str]) -> str | None:
@@ -262,8 +251,6 @@ def import_csv(session: Session, path, *, resubscribe: bool = False, double_opt_
         record = _validate(row, catalog, seen, report, check_deliverability)
         if record is not None:
             batch.append((row, record))
-        elif row.last_line > row.line:
-            _name_record_lines(report, row.file, row.line, row.last_line, named=row.line)
         if len(batch) >= _CHUNK:
             _store(session, batch, report, resubscribe, double_opt_in)
             batch = []

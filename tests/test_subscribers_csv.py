@@ -63,8 +63,7 @@ def test_a_quoted_multi_line_cell_is_reported_at_the_line_where_its_record_start
     path = write(tmp_path, HEADER + 'a@example.com,"two\nlines",,,UTC,mon,8,weekly,8\nb@example.com,B,,,UTC,mon,8,weekly,8\n'
                  + "c@example.com,C,,,Nowhere,mon,8,weekly,8\n")
     report = import_csv(catalog_session, path)
-    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(2, "name"), (3, "line"), (5, "timezone")]
-    assert "belongs to the record that starts on line 2" in report.rejected[1]["error"]
+    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(2, "name"), (5, "timezone")]
 
 
 def test_importing_the_same_file_again_changes_nothing(catalog_session, tmp_path):
@@ -349,7 +348,7 @@ CSV_JUNK = st.one_of(
 @given(lines=st.lists(st.one_of(GOOD_NAME.map(lambda n: ("good", n)), CSV_JUNK.map(lambda j: ("junk", j))),
                       max_size=10),
        end=st.sampled_from([b"\n", b"\r\n", b"\r"]))
-def test_every_good_row_among_any_junk_lines_is_stored_and_every_junk_line_is_reported(
+def test_every_good_row_among_any_junk_lines_is_stored_and_every_junk_record_is_reported(
         property_engine, tmp_path_factory, lines, end):
     body, good, junk = [HEADER.strip().encode()], set(), set()
     for number, (kind, value) in enumerate(lines, start=2):
@@ -370,4 +369,9 @@ def test_every_good_row_among_any_junk_lines_is_stored_and_every_junk_line_is_re
         stored = set(s.exec(select(Subscriber.email)))
         s.rollback()
     assert stored == good
-    assert {r["line"] for r in report.rejected} == junk
+    reported = {r["line"] for r in report.rejected}
+    assert reported <= junk
+    # A junk line may close a quote that an earlier junk line opened: the two are one record,
+    # reported at its first line. Any other junk line is reported itself.
+    for line in junk - reported:
+        assert any(start in reported and all(n in junk for n in range(start, line)) for start in range(2, line)), line
