@@ -144,6 +144,14 @@ def _swallows_rows(lines: list[str], width: int) -> bool:
     return False
 
 
+# The csv module's messages, in words that say what to fix in the file.
+_CSV_PROBLEMS = {
+    "new-line character seen in unquoted field": "a carriage return (CR) inside a cell that is not in double quotes",
+    f"field larger than field limit ({csv.field_size_limit()})":
+        f"a cell is longer than {csv.field_size_limit()} characters",
+}
+
+
 def _rows(source, report: ImportReport) -> Iterator[_Row]:
     """The file's records as rows; every line that cannot be one is reported, the others still read.
 
@@ -195,7 +203,7 @@ def _rows(source, report: ImportReport) -> Iterator[_Row]:
                 return
             continue
         if problem:
-            reject(start + 1, f"{what}: cannot read it: {problem}")
+            reject(start + 1, f"{what}: cannot read it: {_CSV_PROBLEMS.get(problem.split(' - ')[0], problem)}")
             if columns is None:
                 return
             continue

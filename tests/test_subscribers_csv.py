@@ -327,6 +327,17 @@ def test_a_header_problem_blames_the_header_only_when_the_header_is_the_problem(
     assert blank_first.rejected == [] and blank_first.stored == 1
 
 
+def test_a_lone_cr_or_an_overlong_cell_in_an_lf_file_rejects_only_its_line_in_words_that_say_what_to_fix(
+        catalog_session, tmp_path):
+    path = write(tmp_path, HEADER + "a@example.com,An\ra,,,UTC,mon,8,weekly,8\n" + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
+                 + "c@example.com," + "x" * 200_000 + ",,,UTC,mon,8,weekly,8\n" + "d@example.com,D,,,UTC,mon,8,weekly,8\n")
+    report = import_csv(catalog_session, path)
+    assert report.stored == 2
+    assert [(r["line"], r["error"]) for r in report.rejected] == [
+        (2, "line: cannot read it: a carriage return (CR) inside a cell that is not in double quotes"),
+        (4, "line: cannot read it: a cell is longer than 131072 characters")]
+
+
 def test_a_quoted_cell_that_never_closes_costs_only_its_own_line(catalog_session, tmp_path):
     path = write(tmp_path, HEADER + 'a@example.com,"Ana,,,UTC,mon,8,weekly,8\n' + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
                  + "c@example.com,C,,,UTC,mon,8,weekly,8\n")
