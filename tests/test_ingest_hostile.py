@@ -315,3 +315,15 @@ def test_every_valid_record_among_any_junk_lines_is_stored_and_every_junk_line_i
         stored = set(session.exec(select(Article.url)).all())
     assert stored == valid_urls
     assert {r.line for r in report.rejected} == junk_lines
+
+
+@pytest.mark.parametrize("end", [b"\r\n", b"\r"], ids=["crlf", "cr-only"])
+def test_a_json_array_with_crlf_or_cr_only_line_ends_names_the_line_an_editor_shows(engine, tmp_path, end):
+    broken = pretty(article(2)).replace(b'"read_minutes": 2', b'"read_minutes": NaN')
+    data, starts = _array_file([pretty(article(1)), broken, pretty(article(3))])
+    path = tmp_path / "ends.json"
+    path.write_bytes(data.replace(b"\n", end))
+    with Session(engine) as session:
+        report = ingest_files(session, [path])
+    nan_line = starts[1] + broken.split(b"\n").index(b'  "read_minutes": NaN,')
+    assert report.stored == 2 and [(r.line, r.error.split(" ")[1]) for r in report.rejected] == [(nan_line, "NaN")]
