@@ -197,7 +197,8 @@ def test_a_record_the_database_refuses_does_not_roll_back_the_records_before_or_
         else:
             conn.exec_driver_sql("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.title = 'poison' "
                                  "THEN RAISE EXCEPTION 'poison refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
-            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON article FOR EACH ROW EXECUTE FUNCTION refuse()")
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON article FOR EACH ROW "
+                                 "EXECUTE FUNCTION refuse()")
     records = [article(1, companies=["NewCo"]), article(2, title="poison", companies=["OnlyInPoison"],
                                                         segments=["Poison · Only"]),
                article(3, companies=["NewCo", "Later"])]

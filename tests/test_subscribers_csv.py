@@ -316,21 +316,24 @@ def test_a_bad_byte_on_line_3_names_line_3_and_not_the_header(catalog_session, t
 
 
 def test_a_header_problem_blames_the_header_only_when_the_header_is_the_problem(catalog_session, tmp_path):
-    bad_header = import_csv(catalog_session, write(tmp_path, "", "empty.csv").with_name("empty.csv"))
-    assert bad_header.rejected == []  # an empty file is nothing to import, not an error
+    empty = import_csv(catalog_session, write(tmp_path, "", "empty.csv"))
+    assert empty.rejected == []  # an empty file is nothing to import, not an error
     path = tmp_path / "badheader.csv"
     path.write_bytes(b"email,n\xe4me\nana@example.com,Ana\n")
     report = import_csv(catalog_session, path)
     assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(1, "header")]
     assert "0xE4" in report.rejected[0]["error"]
-    blank_first = import_csv(catalog_session, write(tmp_path, "\n\n" + HEADER + "ana@example.com,Ana,,,UTC,mon,8,weekly,8\n"))
+    blank_first = import_csv(catalog_session,
+                             write(tmp_path, "\n\n" + HEADER + "ana@example.com,Ana,,,UTC,mon,8,weekly,8\n"))
     assert blank_first.rejected == [] and blank_first.stored == 1
 
 
 def test_a_lone_cr_or_an_overlong_cell_in_an_lf_file_rejects_only_its_line_in_words_that_say_what_to_fix(
         catalog_session, tmp_path):
-    path = write(tmp_path, HEADER + "a@example.com,An\ra,,,UTC,mon,8,weekly,8\n" + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
-                 + "c@example.com," + "x" * 200_000 + ",,,UTC,mon,8,weekly,8\n" + "d@example.com,D,,,UTC,mon,8,weekly,8\n")
+    path = write(tmp_path, HEADER + "a@example.com,An\ra,,,UTC,mon,8,weekly,8\n"
+                 + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
+                 + "c@example.com," + "x" * 200_000 + ",,,UTC,mon,8,weekly,8\n"
+                 + "d@example.com,D,,,UTC,mon,8,weekly,8\n")
     report = import_csv(catalog_session, path)
     assert report.stored == 2
     assert [(r["line"], r["error"]) for r in report.rejected] == [
@@ -339,7 +342,8 @@ def test_a_lone_cr_or_an_overlong_cell_in_an_lf_file_rejects_only_its_line_in_wo
 
 
 def test_a_quoted_cell_that_never_closes_costs_only_its_own_line(catalog_session, tmp_path):
-    path = write(tmp_path, HEADER + 'a@example.com,"Ana,,,UTC,mon,8,weekly,8\n' + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
+    path = write(tmp_path, HEADER + 'a@example.com,"Ana,,,UTC,mon,8,weekly,8\n'
+                 + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
                  + "c@example.com,C,,,UTC,mon,8,weekly,8\n")
     report = import_csv(catalog_session, path)
     assert report.stored == 2 and [r["line"] for r in report.rejected] == [2]
