@@ -628,18 +628,18 @@ def ingest_files(session: Session, paths, *, progress=None) -> IngestReport:
         try:
             with session.begin_nested():
                 outcomes = [store_article(session, catalog, item) for _, _, item in chunk]
-        except _STORAGE_ERRORS as exc:
-            _reraise_if_disconnected(exc)
+        except STORAGE_ERRORS as exc:
+            raise_if_disconnected(exc)
             catalog = Catalog(session)  # its cache may hold rows that the rollback took back
             outcomes = []
             for file, line, item in chunk:
                 try:
                     with session.begin_nested():
                         outcomes.append(store_article(session, catalog, item))
-                except _STORAGE_ERRORS as exc:
-                    _reraise_if_disconnected(exc)
+                except STORAGE_ERRORS as exc:
+                    raise_if_disconnected(exc)
                     catalog = Catalog(session)
-                    report.rejected.append(Rejected(file, line, f"storage: the database refused it: {_reason(exc)}"))
+                    report.rejected.append(Rejected(file, line, storage_error(exc)))
         for created in outcomes:
             if created:
                 report.stored += 1
@@ -653,16 +653,17 @@ def ingest_files(session: Session, paths, *, progress=None) -> IngestReport:
 
 
 _STORE_CHUNK = 200
-_STORAGE_ERRORS = (SQLAlchemyError, ValueError, OverflowError, UnicodeError)
+STORAGE_ERRORS = (SQLAlchemyError, ValueError, OverflowError, UnicodeError)
 
 
-def _reraise_if_disconnected(exc: Exception) -> None:
+def raise_if_disconnected(exc: Exception) -> None:
     # A lost connection is no fault of the record: every following record would fail the same way.
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         raise exc
 
 
-def _reason(exc: Exception) -> str:
+def storage_error(exc: Exception) -> str:
+    """The rejection message for a record the database refused: the driver's own words, one line."""
     detail = getattr(exc, "orig", None) or exc
-    text = " ".join(str(detail).split())
-    return text[:300] or type(detail).__name__
+    text = " ".join(str(detail).split())[:300] or type(detail).__name__
+    return f"storage: the database refused it: {text}"

@@ -14,7 +14,8 @@ from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from digest.errors import InputError
-from digest.ingest import BAD_BYTE, LineIndex, bad_byte_error, decode_text
+from digest.ingest import (BAD_BYTE, STORAGE_ERRORS, LineIndex, bad_byte_error, decode_text, raise_if_disconnected,
+                           storage_error)
 from digest.models import Follow, Subscriber
 
 from .addresses import normalize_email
@@ -293,6 +294,42 @@ def _validate(row: _Row, catalog: Catalog, seen: dict, report: ImportReport, che
 
 
 def _store(session: Session, batch: list, report: ImportReport, resubscribe: bool, double_opt_in: bool) -> None:
+    """Store a batch under a savepoint; if the database refuses it, store it again a line at a time.
+
+    A line the database refuses (a constraint, a trigger, a concurrent insert of the same address)
+    is then reported as `storage:` and rolled back alone: the lines around it are stored.
+    """
+    part = ImportReport()
+    try:
+        with session.begin_nested():
+            _store_batch(session, batch, part, resubscribe, double_opt_in)
+    except STORAGE_ERRORS as exc:
+        raise_if_disconnected(exc)
+    else:
+        _merge(report, part)
+        return
+    for row, record in batch:
+        part = ImportReport()
+        try:
+            with session.begin_nested():
+                _store_batch(session, [(row, record)], part, resubscribe, double_opt_in)
+        except STORAGE_ERRORS as exc:
+            raise_if_disconnected(exc)
+            report.rejected.append({"file": row.file, "line": row.line, "error": storage_error(exc)})
+        else:
+            _merge(report, part)
+
+
+def _merge(report: ImportReport, part: ImportReport) -> None:
+    report.stored += part.stored
+    report.updated += part.updated
+    report.unchanged += part.unchanged
+    report.resubscribed += part.resubscribed
+    report.skipped.extend(part.skipped)
+    report.pending.extend(part.pending)
+
+
+def _store_batch(session: Session, batch: list, report: ImportReport, resubscribe: bool, double_opt_in: bool) -> None:
     keys = [record.key for _, record in batch]
     existing = {s.email_key: s for s in session.exec(select(Subscriber).where(Subscriber.email_key.in_(keys)))}
     suppressions = suppressed_keys(session, keys)

@@ -390,3 +390,34 @@ def test_every_good_row_among_any_junk_lines_is_stored_and_every_junk_record_is_
     # reported at its first line. Any other junk line is reported itself.
     for line in junk - reported:
         assert any(start in reported and all(n in junk for n in range(start, line)) for start in range(2, line)), line
+
+
+def test_a_line_the_database_refuses_does_not_roll_back_the_lines_before_or_after_it(catalog_session, engine, tmp_path):
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.begin() as conn:
+        if sqlite:
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON subscriber WHEN NEW.name = 'poison' "
+                                 "BEGIN SELECT RAISE(ABORT, 'poison refused'); END")
+        else:
+            conn.exec_driver_sql("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.name = 'poison' "
+                                 "THEN RAISE EXCEPTION 'poison refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON subscriber FOR EACH ROW "
+                                 "EXECUTE FUNCTION refuse()")
+    try:
+        path = write(tmp_path, HEADER + "a@example.com,A,xAI,,UTC,mon,8,weekly,8\n"
+                     + "p@example.com,poison,xAI,,UTC,mon,8,weekly,8\n"
+                     + "b@example.com,B,OpenAI,,UTC,mon,8,weekly,8\n")
+        report = import_csv(catalog_session, path)
+        catalog_session.commit()
+        stored = {s.email: s.id for s in catalog_session.exec(select(Subscriber))}
+        follows = {row.subscriber_id for row in catalog_session.exec(select(Follow))}
+    finally:
+        catalog_session.rollback()  # its read transaction would block DROP TRIGGER on PostgreSQL
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse" if sqlite else "DROP TRIGGER refuse ON subscriber")
+            if not sqlite:
+                conn.exec_driver_sql("DROP FUNCTION refuse()")
+    assert set(stored) == {"a@example.com", "b@example.com"} and report.stored == 2
+    assert follows == set(stored.values())
+    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(3, "storage")]
+    assert "poison refused" in report.rejected[0]["error"]
