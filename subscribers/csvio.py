@@ -8,12 +8,14 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from pathlib import Path
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from digest.errors import InputError
+from digest.ingest import (BAD_BYTE, STORAGE_ERRORS, LineIndex, bad_byte_error, decode_text, raise_if_disconnected,
+                           storage_error)
 from digest.models import Follow, Subscriber
 
 from .addresses import normalize_email
@@ -88,53 +90,136 @@ class _Row:
     cells: dict[str, str]
 
 
-def _open_text(source) -> tuple[TextIO, str, bool]:
+def _read_text(source) -> tuple[str, str]:
+    """The name and the text of a path or a stream; a path's invalid UTF-8 bytes are kept as markers."""
     if isinstance(source, (str, os.PathLike)):
-        # utf-8-sig: a CSV saved by Excel starts with a byte-order mark. Lines end at LF only, so
-        # that reported line numbers are those of grep -n and editors, whatever CRs a cell holds.
-        return open(source, encoding="utf-8-sig", newline="\n"), str(source), True
-    return source, getattr(source, "name", "<stream>"), False
+        # Decoded whole with surrogateescape: a byte that is not UTF-8 rejects only its own line.
+        return str(source), decode_text(Path(source).read_bytes())
+    data = source.read()
+    name = getattr(source, "name", "<stream>")
+    if isinstance(data, bytes):
+        return name, decode_text(data)
+    return name, data.removeprefix("\ufeff")
+
+
+class _Cursor:
+    """The lines for csv.reader, one at a time, with a position that can be moved back."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        self.pos = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1] + "\n"
+
+
+def _quote_left_open(lines: list[str]) -> bool:
+    """True when these lines end inside a quoted cell (an unmatched '"' reached the end of the file)."""
+    try:
+        for _ in csv.reader([line + "\n" for line in lines], strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _swallows_rows(lines: list[str], width: int) -> bool:
+    """True when a line inside a multi-line record is, on its own, a whole row of the header's width.
+
+    Then the quote that made the record span lines is a stray one pairing with another further
+    down (no cell may hold a line break), and the rows in between are read as the rows they are.
+    """
+    for line in lines:
+        try:
+            rows = list(csv.reader([line + "\n"]))
+        except csv.Error:
+            continue
+        if len(rows) == 1 and len(rows[0]) == width:
+            return True
+    return False
+
+
+# The csv module's messages, in words that say what to fix in the file.
+_CSV_PROBLEMS = {
+    "new-line character seen in unquoted field": "a carriage return (CR) inside a cell that is not in double quotes",
+    f"field larger than field limit ({csv.field_size_limit()})":
+        f"a cell is longer than {csv.field_size_limit()} characters",
+}
 
 
 def _rows(source, report: ImportReport) -> Iterator[_Row]:
-    stream, name, owned = _open_text(source)
-    try:
-        reader = csv.reader(stream)
+    """The file's records as rows; every line that cannot be one is reported, the others still read.
+
+    Lines are numbered as grep -n and editors do (see digest.ingest.LineIndex): LF ends a line,
+    CRLF counts once, and a file without any LF ends its lines at CR. A quoted cell may span
+    lines; a record that does so and then has the wrong number of cells, runs to the end of the
+    file or swallows whole rows is an unmatched quote: its first line is reported and reading
+    goes on at the next line.
+    """
+    name, text = _read_text(source)
+    lines = LineIndex(text).lines()
+    if lines and lines[-1] == "":
+        lines.pop()
+    cursor = _Cursor(lines)
+    reader = csv.reader(cursor)
+    columns: list[str] | None = None
+
+    def reject(line: int, error: str) -> None:
+        report.rejected.append({"file": name, "line": line, "error": error})
+
+    while cursor.pos < len(lines):
+        start = cursor.pos
         try:
-            header = next(reader)
+            cells = next(reader)
+            problem = None
         except StopIteration:
             return
-        except (csv.Error, UnicodeDecodeError) as exc:
-            report.rejected.append({"file": name, "line": 1, "error": f"header: cannot read the file: {exc}"})
-            return
-        columns = [h.strip().lstrip("\ufeff").casefold() for h in header]
-        problem = _header_problem(columns)
+        except csv.Error as exc:
+            cells, problem = None, str(exc)
+        end = cursor.pos
+        what = "header" if columns is None else "line"
+        spans = end - start > 1
+        unclosed = end == len(lines) and _quote_left_open(lines[start:end])
+        if cells is not None and not any(c.strip(" \t") for c in cells) and not spans and not unclosed:
+            continue  # a blank line
+        if unclosed or spans and (problem or (columns is not None and len(cells) != len(columns))
+                                  or (columns is not None and _swallows_rows(lines[start + 1:end], len(columns)))):
+            reject(start + 1, f"{what}: a quoted cell opens on this line and is not closed (an unmatched '\"')")
+            if columns is None:
+                return
+            cursor.pos = start + 1
+            continue
+        bad = next(((i, m) for i in range(start, end) for m in [BAD_BYTE.search(lines[i])] if m), None)
+        if bad:
+            i, match = bad
+            reject(i + 1, bad_byte_error(lines[i], match.start(), match.start() + 1,
+                                        field="header" if columns is None else "encoding"))
+            if columns is None:
+                return
+            continue
         if problem:
-            report.rejected.append({"file": name, "line": 1, "error": f"header: {problem}"})
-            return
-        line = reader.line_num
-        while True:
-            start = line + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
+            reject(start + 1, f"{what}: cannot read it: {_CSV_PROBLEMS.get(problem.split(' - ')[0], problem)}")
+            if columns is None:
                 return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                report.rejected.append({"file": name, "line": start, "error": f"line: cannot read it: {exc}"})
+            continue
+        if columns is None:
+            columns = [h.strip().lstrip("\ufeff").casefold() for h in cells]
+            header_problem = _header_problem(columns)
+            if header_problem:
+                reject(start + 1, f"header: {header_problem}")
                 return
-            line = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(columns):
-                report.rejected.append({"file": name, "line": start,
-                                        "error": f"line: has {len(cells)} cells, the header has {len(columns)}"})
-                continue
-            yield _Row(name, start, {c: unescape_cell(v) for c, v in zip(columns, cells)})
-    except UnicodeDecodeError as exc:
-        report.rejected.append({"file": name, "line": 1, "error": f"file: not UTF-8 text: {exc}"})
-    finally:
-        if owned:
-            stream.close()
+            continue
+        if len(cells) != len(columns):
+            hint = " (a comma inside a cell needs the cell in double quotes)" if len(cells) > len(columns) else ""
+            reject(start + 1, f"line: has {len(cells)} cells, the header has {len(columns)}{hint}")
+            continue
+        yield _Row(name, start + 1, {c: unescape_cell(v) for c, v in zip(columns, cells)})
 
 
 def _header_problem(columns: list[str]) -> str | None:
@@ -209,6 +294,42 @@ def _validate(row: _Row, catalog: Catalog, seen: dict, report: ImportReport, che
 
 
 def _store(session: Session, batch: list, report: ImportReport, resubscribe: bool, double_opt_in: bool) -> None:
+    """Store a batch under a savepoint; if the database refuses it, store it again a line at a time.
+
+    A line the database refuses (a constraint, a trigger, a concurrent insert of the same address)
+    is then reported as `storage:` and rolled back alone: the lines around it are stored.
+    """
+    part = ImportReport()
+    try:
+        with session.begin_nested():
+            _store_batch(session, batch, part, resubscribe, double_opt_in)
+    except STORAGE_ERRORS as exc:
+        raise_if_disconnected(exc)
+    else:
+        _merge(report, part)
+        return
+    for row, record in batch:
+        part = ImportReport()
+        try:
+            with session.begin_nested():
+                _store_batch(session, [(row, record)], part, resubscribe, double_opt_in)
+        except STORAGE_ERRORS as exc:
+            raise_if_disconnected(exc)
+            report.rejected.append({"file": row.file, "line": row.line, "error": storage_error(exc)})
+        else:
+            _merge(report, part)
+
+
+def _merge(report: ImportReport, part: ImportReport) -> None:
+    report.stored += part.stored
+    report.updated += part.updated
+    report.unchanged += part.unchanged
+    report.resubscribed += part.resubscribed
+    report.skipped.extend(part.skipped)
+    report.pending.extend(part.pending)
+
+
+def _store_batch(session: Session, batch: list, report: ImportReport, resubscribe: bool, double_opt_in: bool) -> None:
     keys = [record.key for _, record in batch]
     existing = {s.email_key: s for s in session.exec(select(Subscriber).where(Subscriber.email_key.in_(keys)))}
     suppressions = suppressed_keys(session, keys)

@@ -260,3 +260,164 @@ def test_any_valid_name_survives_export_and_reimport(property_engine, tmp_path_f
         import_csv(s, out)
         s.commit()
         assert s.exec(select(Subscriber)).one().name == stored
+
+
+def _hostile_csv(end: bytes) -> tuple[bytes, set[str], list[tuple[int, str]]]:
+    """A subscribers CSV mixing every kind of bad line with good ones: bytes, good addresses, (line, error start)."""
+    rows = [
+        (HEADER.strip().encode(), None),
+        (b"ana@example.com,Ana,xAI,,UTC,mon,8,weekly,8", "ana@example.com"),
+        (b"bad@example.com,Caf\xe9 Owner,,,UTC,mon,8,weekly,8", "encoding: byte 0xE9 at column 20"),
+        (b"bo@example.com,Bo,,,UTC,mon,8,weekly,8", "bo@example.com"),
+        (b"many@example.com,Many,Extra,,,UTC,mon,8,weekly,8", "line: has 10 cells, the header has 9"),
+        (b"few@example.com,Few", "line: has 2 cells, the header has 9"),
+        (b'quote@example.com,"Unclosed,,,UTC,mon,8,weekly,8', "line: a quoted cell opens on this line"),
+        (b"cy@example.com,Cy,,,UTC,mon,8,weekly,8", "cy@example.com"),
+        ("sep@example.com,Ana\u2028Kim\u2029X,,,UTC,mon,8,weekly,8".encode(), "sep@example.com"),
+        ("nel@example.com,Ana\u0085Kim,,,UTC,mon,8,weekly,8".encode(), "name: contains the control character U+0085"),
+        (b"nul@example.com,A\x00B,,,UTC,mon,8,weekly,8", "name: contains a NUL character"),
+        (b"", None),
+        (b"two@example.com,Two \xff\xfe,,,UTC,mon,8,weekly,8", "encoding: byte 0xFF at column 21"),
+        (b'pair@example.com,"opens,,,UTC,mon,8,weekly,8', "line: a quoted cell opens on this line"),
+        (b"dee@example.com,Dee,,,UTC,mon,8,weekly,8", "dee@example.com"),
+        (b'closes",x,,,UTC,mon,8,weekly,8', "email: "),
+        (b"last@example.com,Last,,,UTC,mon,8,weekly,8", "last@example.com"),
+    ]
+    data = b"\xef\xbb\xbf" + end.join(line for line, _ in rows) + end
+    good = {want for _, want in rows if want and "@" in want and ":" not in want}
+    bad = [(number, want) for number, (_, want) in enumerate(rows, start=1) if want and ":" in want]
+    return data, good, bad
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr-only"])
+def test_a_csv_mixing_every_bad_line_stores_each_good_one_and_names_each_bad_line(catalog_session, tmp_path, end):
+    data, good, bad = _hostile_csv(end)
+    path = tmp_path / "hostile.csv"
+    path.write_bytes(data)
+    report = import_csv(catalog_session, path)
+    catalog_session.commit()
+    stored = {s.email: s for s in catalog_session.exec(select(Subscriber))}
+    assert set(stored) == good
+    assert stored["sep@example.com"].name == "Ana\u2028Kim\u2029X"  # none of them ends a line
+    got = [(r["line"], r["error"]) for r in report.rejected]
+    assert [line for line, _ in got] == [line for line, _ in bad], got
+    for (line, error), (_, want) in zip(got, bad):
+        assert error.startswith(want), (line, error, want)
+    assert all(message.startswith(f"{path}:") for message in report.messages())
+
+
+def test_a_bad_byte_on_line_3_names_line_3_and_not_the_header(catalog_session, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "ana@example.com,Ana,,,UTC,mon,8,weekly,8\n").encode()
+                     + "jose@example.com,José,,,UTC,mon,8,weekly,8\n".encode("latin-1"))
+    report = import_csv(catalog_session, path)
+    assert report.stored == 1
+    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(3, "encoding")]
+
+
+def test_a_header_problem_blames_the_header_only_when_the_header_is_the_problem(catalog_session, tmp_path):
+    empty = import_csv(catalog_session, write(tmp_path, "", "empty.csv"))
+    assert empty.rejected == []  # an empty file is nothing to import, not an error
+    path = tmp_path / "badheader.csv"
+    path.write_bytes(b"email,n\xe4me\nana@example.com,Ana\n")
+    report = import_csv(catalog_session, path)
+    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(1, "header")]
+    assert "0xE4" in report.rejected[0]["error"]
+    blank_first = import_csv(catalog_session,
+                             write(tmp_path, "\n\n" + HEADER + "ana@example.com,Ana,,,UTC,mon,8,weekly,8\n"))
+    assert blank_first.rejected == [] and blank_first.stored == 1
+
+
+def test_a_lone_cr_or_an_overlong_cell_in_an_lf_file_rejects_only_its_line_in_words_that_say_what_to_fix(
+        catalog_session, tmp_path):
+    path = write(tmp_path, HEADER + "a@example.com,An\ra,,,UTC,mon,8,weekly,8\n"
+                 + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
+                 + "c@example.com," + "x" * 200_000 + ",,,UTC,mon,8,weekly,8\n"
+                 + "d@example.com,D,,,UTC,mon,8,weekly,8\n")
+    report = import_csv(catalog_session, path)
+    assert report.stored == 2
+    assert [(r["line"], r["error"]) for r in report.rejected] == [
+        (2, "line: cannot read it: a carriage return (CR) inside a cell that is not in double quotes"),
+        (4, "line: cannot read it: a cell is longer than 131072 characters")]
+
+
+def test_a_quoted_cell_that_never_closes_costs_only_its_own_line(catalog_session, tmp_path):
+    path = write(tmp_path, HEADER + 'a@example.com,"Ana,,,UTC,mon,8,weekly,8\n'
+                 + "b@example.com,B,,,UTC,mon,8,weekly,8\n"
+                 + "c@example.com,C,,,UTC,mon,8,weekly,8\n")
+    report = import_csv(catalog_session, path)
+    assert report.stored == 2 and [r["line"] for r in report.rejected] == [2]
+
+
+GOOD_NAME = st.text(alphabet=st.sampled_from(list("aZé한 '") + ["\u2028", "\u2029"]), max_size=12)
+CSV_JUNK = st.one_of(
+    st.text(min_size=1, max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.binary(min_size=1, max_size=40),
+    st.sampled_from([b'"', b'x,"y', b'a,b,c,d,e,f,g,h,"i', b'z",1,2,3,4,5,6,7,8', b"\xef\xbb\xbf", b"\x00"]),
+).filter(lambda b: b"\n" not in b and b"\r" not in b
+          # not a blank row: empty cells (quoted or not) and spaces only, every quote closed
+          and (b.translate(None, b'", \t') or b.count(b'"') % 2))
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.one_of(GOOD_NAME.map(lambda n: ("good", n)), CSV_JUNK.map(lambda j: ("junk", j))),
+                      max_size=10),
+       end=st.sampled_from([b"\n", b"\r\n", b"\r"]))
+def test_every_good_row_among_any_junk_lines_is_stored_and_every_junk_record_is_reported(
+        property_engine, tmp_path_factory, lines, end):
+    body, good, junk = [HEADER.strip().encode()], set(), set()
+    for number, (kind, value) in enumerate(lines, start=2):
+        if kind == "good":
+            email = f"r{number}@example.com"
+            body.append(f"{email},{value},,,UTC,mon,8,weekly,8".encode())
+            good.add(email)
+        else:
+            body.append(value)
+            junk.add(number)
+    path = tmp_path_factory.getbasetemp() / "property-junk.csv"
+    path.write_bytes(end.join(body) + end)
+    with Session(property_engine) as s:
+        s.exec(delete(Follow))
+        s.exec(delete(Subscriber))
+        report = import_csv(s, path)
+        s.flush()
+        stored = set(s.exec(select(Subscriber.email)))
+        s.rollback()
+    assert stored == good
+    reported = {r["line"] for r in report.rejected}
+    assert reported <= junk
+    # A junk line may close a quote that an earlier junk line opened: the two are one record,
+    # reported at its first line. Any other junk line is reported itself.
+    for line in junk - reported:
+        assert any(start in reported and all(n in junk for n in range(start, line)) for start in range(2, line)), line
+
+
+def test_a_line_the_database_refuses_does_not_roll_back_the_lines_before_or_after_it(catalog_session, engine, tmp_path):
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.begin() as conn:
+        if sqlite:
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON subscriber WHEN NEW.name = 'poison' "
+                                 "BEGIN SELECT RAISE(ABORT, 'poison refused'); END")
+        else:
+            conn.exec_driver_sql("CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.name = 'poison' "
+                                 "THEN RAISE EXCEPTION 'poison refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+            conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON subscriber FOR EACH ROW "
+                                 "EXECUTE FUNCTION refuse()")
+    try:
+        path = write(tmp_path, HEADER + "a@example.com,A,xAI,,UTC,mon,8,weekly,8\n"
+                     + "p@example.com,poison,xAI,,UTC,mon,8,weekly,8\n"
+                     + "b@example.com,B,OpenAI,,UTC,mon,8,weekly,8\n")
+        report = import_csv(catalog_session, path)
+        catalog_session.commit()
+        stored = {s.email: s.id for s in catalog_session.exec(select(Subscriber))}
+        follows = {row.subscriber_id for row in catalog_session.exec(select(Follow))}
+    finally:
+        catalog_session.rollback()  # its read transaction would block DROP TRIGGER on PostgreSQL
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER refuse" if sqlite else "DROP TRIGGER refuse ON subscriber")
+            if not sqlite:
+                conn.exec_driver_sql("DROP FUNCTION refuse()")
+    assert set(stored) == {"a@example.com", "b@example.com"} and report.stored == 2
+    assert follows == set(stored.values())
+    assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(3, "storage")]
+    assert "poison refused" in report.rejected[0]["error"]
