@@ -206,9 +206,12 @@ class Pipeline:
             try:
                 refresh()
             except Exception as exc:
+                from .render import HTML_TEMPLATE, TEXT_TEMPLATE
+
+                folder = getattr(self.renderer, "templates_dir", self.settings.templates_dir)
                 raise ConfigError(
-                    f"the templates in {self.settings.templates_dir} cannot be loaded ({type(exc).__name__}: {exc}); "
-                    "point DIGEST_TEMPLATES_DIR at the folder holding digest.mjml and digest.txt") from None
+                    f"the templates in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
+                    f"point DIGEST_TEMPLATES_DIR at the folder holding {HTML_TEMPLATE} and {TEXT_TEMPLATE}") from None
         check = getattr(mailer, "check", None)
         if callable(check):
             try:
@@ -216,7 +219,8 @@ class Pipeline:
             except ConfigError:
                 raise
             except Exception as exc:  # a setting the mailer could not use (a negative timeout, say)
-                raise ConfigError(f"the {type(mailer).__name__} could not be set up: {type(exc).__name__}: {exc}") from None
+                raise ConfigError(f"the {type(mailer).__name__} could not be set up ({type(exc).__name__}: {exc}); "
+                                  "check its DIGEST_* settings") from None
 
     def send_due(self, mailer, as_of: datetime, *, dry_run: bool = False, batch_size: int = 50,
                  progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,

@@ -249,8 +249,11 @@ def _send_mailer(app: App, name: str | None):
     """The configured mailer, opened; a backend that cannot even be built is a configuration error."""
     try:
         mailer = app.mailer(name)
-    except OSError as exc:  # a missing CA file, say
-        raise ConfigError(f"mailer {name or app.settings.mailer!r}: {exc}") from None
+    except OSError as exc:  # a missing CA file, say (ssl does not name the file)
+        cafile = getattr(app.settings, "smtp_cafile", None)
+        hint = f"; check DIGEST_SMTP_CAFILE={cafile}" if cafile else ""
+        raise ConfigError(f"mailer {name or app.settings.mailer!r} cannot be set up: "
+                          f"{exc.strerror or exc}{f' ({exc.filename})' if exc.filename else ''}{hint}") from None
     mailer.open()
     return mailer
 
