@@ -235,6 +235,8 @@ class Pipeline:
         with sending_session(self.engine) as session:
             if dry_run:
                 return self._dry_run(session, as_of)
+            if stop and stop():  # stopped during the checks: not even planned
+                return counts
             self.plan_due(session, as_of, since=since)
             total = ledger.pending_count(session, as_of, self.settings.max_attempts, self.settings.resend_unknown)
 
