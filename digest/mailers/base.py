@@ -171,18 +171,24 @@ class BaseMailer:
             return True
 
         count = 0
+        iterator, end = iter(messages), object()
         try:
-            for index, message in enumerate(messages):
+            while True:
+                # A lane is free before the next message is pulled, not after: a stop or an
+                # unsubscribe that comes while every lane is busy then holds that message back.
                 while in_flight >= len(lanes):
                     collect(block=True)
                 while collect(block=False):
                     pass
                 if error is not None:
                     break
+                message = next(iterator, end)
+                if message is end:
+                    break
                 pace()
-                tasks.put((index, message))
+                tasks.put((count, message))
                 in_flight += 1
-                count = index + 1
+                count += 1
         finally:
             # Messages already handed to a lane may be accepted: their outcomes must still reach
             # on_result even when the caller's generator raised.
