@@ -3,6 +3,8 @@
 Every state change is its own short transaction, and a send is recorded only after the mail
 system accepted it: a crash between the two leaves the row in `sending`, which a later run finds
 with an expired lease and treats as `unknown` (resent once by default, never silently dropped).
+A sender that stops in an orderly way (a signal, a configuration error) releases what it claimed
+but did not hand over, exactly as it was.
 """
 
 from __future__ import annotations
@@ -87,13 +89,13 @@ _PLAN_UNNEST = sa.text(f"""
 
 _DIGEST = Digest.__table__
 _CLAIMED = (_DIGEST.c.id, _DIGEST.c.subscriber_id, _DIGEST.c.period, _DIGEST.c.scheduled_for,
-            _DIGEST.c.message_id, _DIGEST.c.attempts, _DIGEST.c.state)
+            _DIGEST.c.message_id, _DIGEST.c.attempts, _DIGEST.c.state, _DIGEST.c.unknown_resends)
 # One statement executed for every claimed row (an executemany): Core, because the ORM's load,
 # change tracking and flush of 25 rows cost about as much as sending them.
 _TAKE = (sa.update(_DIGEST).where(_DIGEST.c.id == sa.bindparam("row_id"))
          .values(state=SENDING, lease_owner=sa.bindparam("owner"), lease_expires_at=sa.bindparam("lease"),
                  attempts=sa.bindparam("row_attempts"), message_id=sa.bindparam("row_message_id"),
-                 updated_at=sa.bindparam("now")))
+                 unknown_resends=sa.bindparam("row_resends"), updated_at=sa.bindparam("now")))
 
 
 def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seconds: int,
@@ -103,7 +105,9 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
 
     An abandoned row (still `sending` after its lease expired: its sender died) becomes `unknown`
     and is resent once when `resend_unknown` is set (at most a duplicate, never a loss); otherwise
-    it is left as `unknown` for an operator to decide.
+    it is left as `unknown` for an operator to decide. The resend counts one attempt like any
+    other, so a 4xx reply to it defers the row as usual; a row that becomes unknown again after
+    its resend is not resent a second time (`unknown_resends`).
     """
     begin_write(session)
     conn = session.connection()
@@ -123,23 +127,24 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
         # rows. One query per kind, so each reads ix_digest_state_scheduled in order and stops at
         # the limit; one query over all sendable states sorted every pending row for each claim.
         rows = []
-        for kind in (_retry_due(now, resend_unknown), _DIGEST.c.state == PLANNED):
+        for kind in (_retry_due(now, max_attempts, resend_unknown),
+                     sa.and_(_DIGEST.c.state == PLANNED, _DIGEST.c.attempts < max_attempts)):
             if len(rows) >= limit:
                 break
-            rows += conn.execute(sa.select(*_CLAIMED).where(kind, _DIGEST.c.attempts < max_attempts,
-                                                            _DIGEST.c.scheduled_for <= now)
+            rows += conn.execute(sa.select(*_CLAIMED).where(kind, _DIGEST.c.scheduled_for <= now)
                                  .order_by(*order).limit(limit - len(rows)).with_for_update(skip_locked=True)).all()
     claims, changes = [], []
     lease = now + timedelta(seconds=lease_seconds)
-    for digest_id, subscriber_id, period, scheduled_for, message_id, attempts, previous in rows:
+    for digest_id, subscriber_id, period, scheduled_for, message_id, attempts, previous, resends in rows:
         if previous == UNKNOWN:
-            # An unknown row is resent once: use up the remaining attempts so that a second crash
-            # does not lead to a third copy.
-            attempts = max(attempts, max_attempts - 1)
+            # Counted, not folded into attempts: a second crash must not lead to a third copy, but
+            # a 4xx to the resend (the server did not take it) must not fail the row either.
+            resends += 1
         attempts += 1
         # Made once per row and kept: a retry reuses it, and a random part keeps it unique across databases.
         message_id = message_id or make_message_id(f"{uuid.uuid4().hex}-{digest_id}", message_domain)
-        changes.append({"row_id": digest_id, "row_attempts": attempts, "row_message_id": message_id})
+        changes.append({"row_id": digest_id, "row_attempts": attempts, "row_message_id": message_id,
+                        "row_resends": resends})
         claims.append(Claim(digest_id, subscriber_id, period, scheduled_for, message_id, attempts, previous))
     if changes:
         conn.execute(_TAKE, [{**c, "owner": owner, "lease": lease, "now": now} for c in changes])
@@ -252,15 +257,25 @@ def mark_final(session: Session, digest_id: int, owner: str | None, state: str, 
     return True
 
 
-def release(session: Session, digest_ids: list[int], owner: str, *, now: datetime) -> int:
-    """Give back rows claimed but not yet handed to the mailer (clean shutdown)."""
+def release(session: Session, digest_ids: list[int], owner: str, *, now: datetime,
+            previous: dict[int, str] | None = None) -> int:
+    """Give back rows claimed but not handed to the mailer, as they were before the claim.
+
+    `previous` maps a digest id to the state it was claimed from (Claim.previous_state); without
+    it a row goes back to `planned` or `deferred` by its attempts. The claim's attempt (and, for
+    an unknown row, its resend) is undone: a release costs a row nothing.
+    """
     if not digest_ids:
         return 0
+    previous = previous or {}
     begin_write(session)
     rows = session.exec(select(Digest).where(Digest.id.in_(digest_ids), Digest.lease_owner == owner,
                                              Digest.state == SENDING).with_for_update()).all()
     for row in rows:
-        row.state = PLANNED if row.attempts <= 1 else DEFERRED
+        state = previous.get(row.id) or (PLANNED if row.attempts <= 1 else DEFERRED)
+        if state == UNKNOWN:
+            row.unknown_resends = max(row.unknown_resends - 1, 0)
+        row.state = state
         row.attempts = max(row.attempts - 1, 0)
         row.lease_owner = row.lease_expires_at = None
         row.updated_at = now
@@ -269,17 +284,19 @@ def release(session: Session, digest_ids: list[int], owner: str, *, now: datetim
     return len(rows)
 
 
-def _retry_due(now: datetime, resend_unknown: bool):
-    """Rows to try again now: deferred and past their backoff, or unknown (when resent)."""
-    return sa.or_(sa.and_(Digest.state == DEFERRED,
+def _retry_due(now: datetime, max_attempts: int, resend_unknown: bool):
+    """Rows to try again now: deferred, past their backoff and with attempts left, or unknown and
+    not yet resent (when resent at all; the one resend does not depend on attempts left)."""
+    return sa.or_(sa.and_(Digest.state == DEFERRED, Digest.attempts < max_attempts,
                           sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)),
-                  *([Digest.state == UNKNOWN] if resend_unknown else []))
+                  *([sa.and_(Digest.state == UNKNOWN, Digest.unknown_resends < 1)] if resend_unknown else []))
 
 
 def sendable_clause(now: datetime, max_attempts: int, resend_unknown: bool):
     """The rows a claim may take now (a WHERE clause; also the due pass's sweep for jobs)."""
-    return sa.and_(sa.or_(Digest.state == PLANNED, _retry_due(now, resend_unknown)),
-                   Digest.attempts < max_attempts, Digest.scheduled_for <= now)
+    return sa.and_(sa.or_(sa.and_(Digest.state == PLANNED, Digest.attempts < max_attempts),
+                          _retry_due(now, max_attempts, resend_unknown)),
+                   Digest.scheduled_for <= now)
 
 
 def pending_count(session: Session, now: datetime, max_attempts: int, resend_unknown: bool = True) -> int:

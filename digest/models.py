@@ -147,6 +147,8 @@ class Digest(SQLModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
     sent_at: datetime | None = _ts(default=None)
+    # times the row was resent after its fate became unknown (migration 0004): at most once
+    unknown_resends: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class DigestItem(SQLModel, table=True):

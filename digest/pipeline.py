@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from . import ledger, queries
 from .config import Settings, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
-from .errors import NotFound
+from .errors import ConfigError, NotFound
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
 from .render import Renderer
@@ -40,9 +40,14 @@ class RunCounts:
     skipped: int = 0
     failed: int = 0
     deferred: int = 0
+    # Every connection stopped (the stall breaker): the rest was released for the next run.
+    halted: bool = False
 
     def as_json(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not data.pop("halted"):
+            return data
+        return {**data, "halted": True}
 
 
 @dataclass(frozen=True)
@@ -193,15 +198,50 @@ class Pipeline:
             session.commit()
         return added
 
+    def preflight(self, mailer=None) -> None:
+        """Check what would stop every digest, before anything is planned or claimed.
+
+        The templates are loaded and compiled, and the mailer's own check() (when it has one:
+        the SMTP mailer connects, says EHLO, starts TLS and logs in as configured) runs. A failure
+        is a ConfigError, so a broken install or setting stops the run with the ledger untouched
+        instead of failing every digest one by one.
+        """
+        refresh = getattr(self.renderer, "refresh", None)
+        if refresh is not None:
+            try:
+                refresh()
+            except Exception as exc:
+                from .render import HTML_TEMPLATE, TEXT_TEMPLATE
+
+                folder = getattr(self.renderer, "templates_dir", self.settings.templates_dir)
+                raise ConfigError(
+                    f"the templates in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "
+                    f"point DIGEST_TEMPLATES_DIR at the folder holding {HTML_TEMPLATE} and {TEXT_TEMPLATE}") from None
+        check = getattr(mailer, "check", None)
+        if callable(check):
+            try:
+                check()
+            except ConfigError:
+                raise
+            except Exception as exc:  # a setting the mailer could not use (a negative timeout, say)
+                raise ConfigError(f"the {type(mailer).__name__} could not be set up ({type(exc).__name__}: {exc}); "
+                                  "check its DIGEST_* settings") from None
+
     def send_due(self, mailer, as_of: datetime, *, dry_run: bool = False, batch_size: int = 50,
                  progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,
-                 since: datetime | None = None) -> RunCounts:
-        """Plan, then claim and send in batches until nothing due is left (or `stop()` says so)."""
-        counts = RunCounts()
+                 since: datetime | None = None, counts: RunCounts | None = None) -> RunCounts:
+        """Check (preflight), plan, then claim and send in batches until nothing due is left (or
+        `stop()` says so). `counts`, when given, is filled in place (still right when an exception
+        ends the pass)."""
+        counts = RunCounts() if counts is None else counts
         owner = owner_id()
+        if not dry_run:
+            self.preflight(mailer)
         with sending_session(self.engine) as session:
             if dry_run:
                 return self._dry_run(session, as_of)
+            if stop and stop():  # stopped during the checks: not even planned
+                return counts
             self.plan_due(session, as_of, since=since)
             total = ledger.pending_count(session, as_of, self.settings.max_attempts, self.settings.resend_unknown)
 
@@ -213,6 +253,13 @@ class Pipeline:
                     break
                 self.process(session, mailer, claims, owner, as_of, counts, stop=stop,
                              on_progress=report if progress else None)
+                if getattr(mailer, "halted", False):
+                    # Claiming again would only release the same rows again: stop, and let the
+                    # next run (cron, the scheduler) find the server answering.
+                    counts.halted = True
+                    log.warning("every connection to the mail server stopped answering; the digests not "
+                                "yet sent were released for the next run")
+                    break
         return counts
 
     def claim(self, session: Session, owner: str, now: datetime, *, limit: int,
@@ -233,33 +280,42 @@ class Pipeline:
         Each digest is built only when the mailer asks for the next message, so with several
         connections the building of one overlaps the sending of others, and an unsubscribe or a
         stop request that arrives mid-run still holds back everything not yet handed over.
+
+        However this ends (stop(), the mailer returning early or raising, a signal's exception, a
+        lost database), every claim not handed to the mailer is released untouched; so is a
+        message the mailer held when it raised a ConfigError (it never reached a server). Only a
+        message handed over without a recorded outcome stays `sending`, to become `unknown`.
         """
         counts.due += len(claims)
-        subscribers = list(session.exec(
-            select(Subscriber).where(Subscriber.id.in_([c.subscriber_id for c in claims]))))
-        readers = queries.load_readers(session, subscribers)
-        history = queries.load_history(session, list(readers))
-        session.commit()
-        # Readers are plain data now; ORM objects left in the session would be expired again by
-        # every per-message commit below (a third of the recording cost with 50 of them).
-        session.expunge_all()
-        del subscribers
+        readers: dict = {}
+        history: dict = {}
         in_flight: dict[str, tuple] = {}
+        # Claimed and neither handed to the mailer nor recorded: what a stop gives back.
+        untouched = {c.digest_id: c for c in claims}
+
+        def load() -> None:
+            subscribers = list(session.exec(
+                select(Subscriber).where(Subscriber.id.in_([c.subscriber_id for c in claims]))))
+            readers.update(queries.load_readers(session, subscribers))
+            history.update(queries.load_history(session, list(readers)))
+            session.commit()
+            # Readers are plain data now; ORM objects left in the session would be expired again by
+            # every per-message commit below (a third of the recording cost with 50 of them).
+            session.expunge_all()
 
         def messages():
-            for index, claim in enumerate(claims):
+            for claim in claims:
                 if stop and stop():
-                    rest = [c.digest_id for c in claims[index:]]
-                    ledger.release(session, rest, owner, now=now)
-                    counts.due -= len(rest)
                     return
                 reader = readers.get(claim.subscriber_id)
                 if reader is None or not queries.still_sendable(session, claim.subscriber_id):
                     ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
                                       "unsubscribed, suppressed or deleted during the run", now=now)
                     counts.skipped += 1
+                    del untouched[claim.digest_id]
                     continue
                 item = self._build_claim(session, claim, reader, history[reader.id], owner, now, counts)
+                del untouched[claim.digest_id]
                 if item is not None:
                     in_flight[item[0].key] = (claim, item[1])
                     yield item[0]
@@ -270,8 +326,45 @@ class Pipeline:
             if on_progress:
                 on_progress()
 
-        mailer.send_messages(messages(), on_result=on_result)
+        outgoing = messages()
+        ended = True
+        try:
+            load()
+            mailer.send_messages(outgoing, on_result=on_result)
+        except ConfigError:
+            # Raised while connecting or logging in (or by a provider refusing the credentials):
+            # the messages the mailer held then never reached a server.
+            untouched.update((claim.digest_id, claim) for claim, _ in in_flight.values())
+            in_flight.clear()
+            ended = False
+            raise
+        except BaseException:
+            ended = False
+            raise
+        finally:
+            outgoing.close()  # a mailer that stopped pulling early leaves the generator suspended
+            self._release(session, list(untouched.values()), owner, now, counts, raise_errors=ended)
         return counts
+
+    def _release(self, session: Session, claims: list[ledger.Claim], owner: str, now: datetime,
+                 counts: RunCounts, *, raise_errors: bool) -> None:
+        """Give back claims that were never handed over, as they were (attempts unchanged)."""
+        if not claims:
+            return
+        counts.due -= len(claims)
+        try:
+            if session.in_transaction():
+                # An exception may have cut a statement short; every outcome so far is committed.
+                session.rollback()
+            ledger.release(session, [c.digest_id for c in claims], owner, now=now,
+                           previous={c.digest_id: c.previous_state for c in claims})
+        except Exception:
+            if raise_errors:
+                raise
+            # The database is gone too: the rows stay `sending` and, once the lease is found
+            # dead, become `unknown` and are sent once (the server never saw them).
+            log.exception("could not release %d claimed digest(s); they will be sent by a later run",
+                          len(claims))
 
     def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, list[int]] | None:
         """The message for one claimed row, or None when it was recorded as skipped or failed."""

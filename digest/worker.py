@@ -188,6 +188,7 @@ def run_inline(pipeline: Pipeline, mailer_factory: MailerFactory, as_of: datetim
 
     Each thread has its own session, mailer and lease owner, exactly as separate processes would.
     """
+    pipeline.preflight()  # broken templates: a ConfigError before anything is planned
     with Session(pipeline.engine) as session:
         started = _utcnow()
         pipeline.plan_due(session, as_of)

@@ -309,3 +309,52 @@ def test_digest_send_with_the_smtp_mailer_reports_the_outcomes_as_json_and_exits
     code, second, _ = send(RUN + BACKOFF)
     assert code == 0 and second == {"due": 1, "sent": 1, "skipped": 0, "failed": 0, "deferred": 0}
     assert sorted(m.rcpt_tos[0] for m in server.messages) == ["ana@example.com", "tempfail@example.com"]
+
+
+def abandon(engine, pipeline, owner: str, now) -> None:
+    """Plan what is due and let a sender on another host claim it all and die (lease of 60 s)."""
+    from digest import ledger
+
+    with Session(engine) as session:
+        pipeline.plan_due(session, now)
+        assert ledger.claim(session, owner=owner, now=now, limit=50, lease_seconds=60, max_attempts=5)
+
+
+def test_an_unknown_rows_resend_answered_451_is_deferred_like_any_other_and_arrives_after_the_backoff(
+        engine, settings, articles, server):
+    people(engine, "tempfail@example.com")
+    pipeline, mailer = smtp_pipeline(engine, settings, server)
+    abandon(engine, pipeline, "otherhost:1:dead", RUN)
+
+    # The lease has ended: the row is unknown and resent once; the server says 451, i.e. it did
+    # not take the message, so the row waits for its backoff instead of failing for good.
+    resend = RUN + timedelta(minutes=2)
+    first = pipeline.send_due(mailer, resend)
+    assert (first.due, first.sent, first.deferred, first.failed) == (1, 0, 1, 0)
+    row = rows(engine)["tempfail@example.com"]
+    assert (row.state, row.attempts, row.unknown_resends) == ("deferred", 2, 1) and "451" in row.last_error
+    assert row.next_attempt_at == resend + 2 * BACKOFF
+
+    later = pipeline.send_due(mailer, resend + 2 * BACKOFF)
+    assert (later.due, later.sent, later.failed) == (1, 1, 0)
+    assert rows(engine)["tempfail@example.com"].state == "sent"
+    assert len(server.received("tempfail@example.com")) == 1
+
+
+def test_a_row_whose_sender_dies_again_during_its_unknown_resend_is_not_resent_a_third_time(
+        engine, settings, articles, server):
+    from digest import ledger
+
+    people(engine, "ana@example.com")
+    pipeline, mailer = smtp_pipeline(engine, settings, server)
+    abandon(engine, pipeline, "otherhost:1:dead", RUN)
+    with Session(engine) as session:
+        # The resend's sender dies too (the message may have reached the server twice by now).
+        resent = ledger.claim(session, owner="otherhost:2:dead", now=RUN + timedelta(minutes=2), limit=50,
+                              lease_seconds=60, max_attempts=5)
+        assert [c.previous_state for c in resent] == [ledger.UNKNOWN]
+
+    counts = pipeline.send_due(mailer, RUN + timedelta(minutes=10))
+    assert (counts.due, counts.sent) == (0, 0) and server.received("ana@example.com") == []
+    row = rows(engine)["ana@example.com"]
+    assert (row.state, row.unknown_resends) == ("unknown", 1), "left for an operator to decide"

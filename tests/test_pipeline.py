@@ -155,11 +155,12 @@ def test_a_claim_takes_over_rows_whose_sender_stopped_and_says_so_in_the_ledger(
         rows = session.exec(select(Digest).order_by(Digest.id)).all()
     assert sorted(c.digest_id for c in again) == sorted(c.digest_id for c in first)
     assert {c.previous_state for c in again} == {ledger.UNKNOWN}
-    # An unknown row is resent once: its attempts are used up, and its Message-ID is kept.
-    assert {c.attempts for c in again} == {5}
+    # An unknown row is resent once: the resend is counted (not folded into its attempts, which
+    # grow by one as for any try), and its Message-ID is kept.
+    assert {c.attempts for c in again} == {2}
     assert {c.message_id for c in again} == {c.message_id for c in first}
-    assert {(r.state, r.lease_owner, r.last_error) for r in rows} == {
-        (ledger.SENDING, "me:2:y", "sender otherhost:1:x stopped while sending (lease expired)")}
+    assert {(r.state, r.lease_owner, r.last_error, r.unknown_resends) for r in rows} == {
+        (ledger.SENDING, "me:2:y", "sender otherhost:1:x stopped while sending (lease expired)", 1)}
 
 
 def test_quiet_week_note_goes_out_instead_of_a_skip_when_enabled(engine, settings, tmp_path):
@@ -216,3 +217,68 @@ def test_mark_sent_records_the_items_once_and_only_for_the_lease_holder(world, e
     assert (rows[second.digest_id].state, rows[second.digest_id].lease_owner) == ("sending", "worker-a")
     assert items == [(first.digest_id, 12, 0, first.subscriber_id), (first.digest_id, 3, 1, first.subscriber_id),
                      (first.digest_id, 7, 2, first.subscriber_id)]
+
+
+def test_a_stop_releases_each_claim_to_the_state_it_was_claimed_from_with_its_attempts_unchanged(world, engine):
+    from digest import ledger
+    from digest.pipeline import RunCounts
+
+    start = SLOT + timedelta(minutes=5)
+    later = start + timedelta(hours=1)
+    with Session(engine) as session:
+        world.plan_due(session, start)
+        ids = {s.email: s.id for s in session.exec(select(Subscriber)).all()}
+        row_of = {r.subscriber_id: r.id for r in session.exec(select(Digest)).all()}
+        bo, cy = row_of[ids["bo@example.com"]], row_of[ids["cy@example.com"]]
+        ledger.claim(session, owner="w:1:a", now=start, limit=10, lease_seconds=60, max_attempts=5, digest_ids=[bo])
+        ledger.mark_retry(session, bo, "w:1:a", "451 later", now=start, max_attempts=5)
+        # cy's sender (on another host) dies: an hour later the row is unknown and will be resent.
+        ledger.claim(session, owner="otherhost:1:x", now=start, limit=10, lease_seconds=60, max_attempts=5,
+                     digest_ids=[cy])
+        before = {r.id: (r.state, r.attempts, r.next_attempt_at, r.unknown_resends)
+                  for r in session.exec(select(Digest)).all()}
+        before[cy] = ("unknown", 1, None, 0)
+        claims = world.claim(session, "me:1:b", later, limit=10)
+        assert {c.previous_state for c in claims} == {"planned", "deferred", "unknown"}
+        counts = RunCounts()
+        world.process(session, MemoryMailer(), claims, "me:1:b", later, counts, stop=lambda: True)
+    with Session(engine) as session:
+        after = {r.id: (r.state, r.attempts, r.next_attempt_at, r.unknown_resends)
+                 for r in session.exec(select(Digest)).all()}
+        owners = {r.lease_owner for r in session.exec(select(Digest)).all()}
+    assert after == before and owners == {None}
+    assert counts.due == 0 and MemoryMailer.outbox == []
+
+
+class TakesOne(MemoryMailer):
+    """A backend that stops pulling messages after the first (as a stall breaker would)."""
+
+    def send_messages(self, messages, on_result=None):
+        for message in messages:
+            result = self._guarded(self.send_one, message)
+            if on_result:
+                on_result(message, result)
+            return [result]
+        return []
+
+
+def test_claims_a_mailer_never_pulled_are_released_untouched_when_it_returns_early(world, engine):
+    from digest.pipeline import RunCounts
+
+    now = SLOT + timedelta(minutes=5)
+    with Session(engine) as session:
+        world.plan_due(session, now)
+        claims = world.claim(session, "me:1:a", now, limit=10)
+        counts = RunCounts()
+        world.process(session, TakesOne(), claims, "me:1:a", now, counts)
+    with Session(engine) as session:
+        rows = {r.id: r for r in session.exec(select(Digest)).all()}
+    assert len(claims) == 3 and counts.sent == 1 and len(MemoryMailer.outbox) == 1
+    first = claims[0].digest_id
+    assert rows[first].state == "sent" or rows[first].state == "skipped"
+    # Claimed, never pulled: planned again, no attempt spent, no owner.
+    assert {(r.state, r.attempts, r.lease_owner) for i, r in rows.items() if r.state != "sent"} <= {
+        ("planned", 0, None), ("skipped", 1, None)}
+    assert not any(r.state == "sending" for r in rows.values())
+    # And the next pass sends them (the mailer taking one per claim still gets through them all).
+    assert world.send_due(TakesOne(), now, batch_size=10).sent == 1 and len(MemoryMailer.outbox) == 2

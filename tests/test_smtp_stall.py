@@ -188,6 +188,26 @@ def test_a_digest_whose_final_reply_never_came_ends_unknown_in_the_ledger_not_de
     assert row.next_attempt_at is None  # no backoff retry was scheduled, as a deferral would
 
 
+def test_a_send_whose_every_connection_stalls_ends_and_leaves_the_rest_planned_for_the_next_run(
+        engine, settings, tmp_path):
+    load_articles(engine, tmp_path, [make_article(i) for i in range(3)])
+    add_people(engine, [{"email": f"r{i}@example.com", "name": f"R{i}", "companies": ["xAI"]} for i in range(6)])
+    log = SinkLog()
+    with ThreadedSink(stalling(log, b"MAIL")) as sink:  # greets and answers EHLO, then goes silent
+        settings = settings.replace(mailer="smtp", smtp_host="127.0.0.1", smtp_port=sink.port, smtp_timeout=TIMEOUT,
+                                    smtp_data_timeout=TIMEOUT, smtp_stall_limit=1,
+                                    from_address="AMW Digest <digest@amw.example>")
+        counts = Pipeline(engine, settings).send_due(get_mailer("smtp", settings), SLOT + timedelta(minutes=5))
+
+    assert counts.halted and counts.as_json()["halted"] is True
+    assert (counts.sent, counts.failed, counts.deferred) == (0, 0, 1)  # the one message handed over
+    with Session(engine) as session:
+        states = sorted(row.state for row in session.exec(select(Digest)))
+        untouched = [row.attempts for row in session.exec(select(Digest).where(Digest.state == "planned"))]
+    assert states == ["deferred"] + ["planned"] * 5
+    assert untouched == [0] * 5  # released as they were claimed: the stall cost them nothing
+
+
 def test_the_stall_limit_and_the_data_timeout_are_read_from_the_environment():
     log, feed = SinkLog(), Feed(10)
     with ThreadedSink(stalling(log, b".")) as sink:

@@ -30,10 +30,19 @@ class FileMailer(BaseMailer):
         return cls(outbox=getattr(settings, "outbox", "outbox"))
 
     def open(self) -> bool:
+        """Make the outbox and prove a message can be written there: an outbox that refuses
+        files is a configuration error now, not a deferral of every message until attempts run out."""
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"DIGEST_OUTBOX: cannot create {self.outbox}: {exc.strerror}") from None
+            raise ConfigError(f"DIGEST_OUTBOX: cannot create {self.outbox}: {exc.strerror or exc}") from None
+        try:
+            fd, probe = tempfile.mkstemp(dir=self.outbox, prefix=".tmp-", suffix=".eml")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise ConfigError(f"DIGEST_OUTBOX: cannot write into {self.outbox}: {exc.strerror or exc}; "
+                              "make it writable for this user or point DIGEST_OUTBOX elsewhere") from None
         return super().open()
 
     def send_one(self, message: Outgoing) -> SendResult:

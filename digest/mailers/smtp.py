@@ -445,6 +445,19 @@ class SMTPMailer(BaseMailer):
             lane.close()
         super().close()
 
+    def check(self) -> None:
+        """Connect one lane now (EHLO, STARTTLS or TLS, login): a setting that would stop every
+        message shows as a ConfigError before anything is claimed. The first message reuses it."""
+        self.open()
+        lane = self._lanes[0]
+        if lane.smtp is None:
+            try:
+                lane.connect()
+            except (OSError, smtplib.SMTPException) as exc:
+                lane.close()
+                raise ConfigError(f"cannot connect to the SMTP server {self.host}:{self.port} ({exc}); check "
+                                  "DIGEST_SMTP_HOST and DIGEST_SMTP_PORT, or run again once it is up") from None
+
     def lanes(self) -> list[Lane]:
         if not self._lanes:
             self.open()
