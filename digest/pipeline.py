@@ -23,7 +23,7 @@ from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .errors import ConfigError, NotFound
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
-from .render import Renderer
+from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
 from .types import DEFERRED, REJECTED, UNKNOWN, ArticleData, Issue, Links, Outgoing, Reader, Rendered
@@ -211,8 +211,6 @@ class Pipeline:
             try:
                 refresh()
             except Exception as exc:
-                from .render import HTML_TEMPLATE, TEXT_TEMPLATE
-
                 folder = getattr(self.renderer, "templates_dir", self.settings.templates_dir)
                 raise ConfigError(
                     f"the templates in {folder} cannot be loaded ({type(exc).__name__}: {exc}); "

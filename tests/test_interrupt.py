@@ -133,6 +133,7 @@ def environment(url: str, sink: Sink, **changes) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env.update({"DIGEST_DATABASE_URL": url, "DIGEST_SECRET_KEY": "k", "DIGEST_MAILER": "smtp",
                 "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(sink.port), "DIGEST_SMTP_TIMEOUT": "3",
+                "DIGEST_SMTP_DATA_TIMEOUT": "3",
                 "DIGEST_FROM": "AMW Digest <digest@amw.example>", **changes})
     return env
 
@@ -232,7 +233,8 @@ def test_a_second_signal_stops_at_once_and_still_releases_every_claim_not_on_the
         database, sink, tmp_path, connections, seed):
     url = database
     # The server never answers the stalled messages, and the client would wait two minutes.
-    env = environment(url, sink, DIGEST_SMTP_CONNECTIONS=str(connections), DIGEST_SMTP_TIMEOUT="120")
+    env = environment(url, sink, DIGEST_SMTP_CONNECTIONS=str(connections), DIGEST_SMTP_TIMEOUT="120",
+                      DIGEST_SMTP_DATA_TIMEOUT="120")
     sink.act_at = random.Random(f"second-{seed}").randint(10, READERS - 30)
     sink.stall = True
     proc = start(env, tmp_path, RUN)

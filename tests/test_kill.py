@@ -138,6 +138,7 @@ def test_a_send_killed_at_a_random_moment_and_run_again_misses_nobody_and_duplic
         env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
         env.update(DIGEST_DATABASE_URL=url, DIGEST_SECRET_KEY="k", DIGEST_MAILER="smtp",
                    DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(sink.port), DIGEST_SMTP_TIMEOUT="10",
+                   DIGEST_SMTP_DATA_TIMEOUT="10",
                    DIGEST_SMTP_CONNECTIONS=str(connections), DIGEST_FROM="AMW Digest <digest@amw.example>")
         sink.kill_at, sink.reply_first = kill_at, reply_first
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from ..names import slugify
 from .compiler import (
+    HTML_TEMPLATE,
     RECIPE_VERSION,
+    TEXT_TEMPLATE,
     CompiledTemplates,
     TemplateCompileError,
     check_rules,
@@ -42,6 +44,8 @@ __all__ = [
     "check_rules",
     "find_templates",
     "RECIPE_VERSION",
+    "HTML_TEMPLATE",
+    "TEXT_TEMPLATE",
     "lint",
     "summary",
     "GMAIL_CLIP_BYTES",
