@@ -54,8 +54,12 @@ def test_ingest_json_reports_counts_and_rejects_with_exit_1(env, tmp_path):
 
 
 def test_bad_configuration_exits_2_with_what_to_fix(env):
-    proc = digest({**env, "DIGEST_SMTP_SECURITY": "tls"}, "send", "--json")
+    proc = digest({**env, "DIGEST_SMTP_SECURITY": "tls"}, "send")
     assert proc.returncode == 2 and "DIGEST_SMTP_SECURITY must be none, starttls or ssl" in proc.stderr
+    # With --json the same error is the command's one JSON object, as for errors found later.
+    proc = digest({**env, "DIGEST_SMTP_SECURITY": "tls"}, "send", "--json")
+    assert proc.returncode == 2
+    assert "DIGEST_SMTP_SECURITY must be none, starttls or ssl" in json.loads(proc.stdout)["error"]
 
 
 def test_send_twice_at_the_same_time_sends_each_digest_once(seeded, tmp_path):

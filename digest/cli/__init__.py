@@ -22,8 +22,16 @@ EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 class App:
     """What every command needs: the settings, and an engine made on first use."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings | None, error: ConfigError | None = None):
+        self._settings, self._error = settings, error
+
+    @property
+    def settings(self) -> Settings:
+        """The loaded settings; a setting that could not be loaded is raised here, inside the
+        command, so the command's --json decides how the error is printed and --help still works."""
+        if self._settings is None:
+            raise self._error or ConfigError("the settings could not be loaded")
+        return self._settings
 
     @cached_property
     def _engine(self):
@@ -139,7 +147,8 @@ def main(ctx: click.Context, verbose: int) -> None:
     try:
         ctx.obj = App(load_settings())
     except ConfigError as exc:
-        fail(str(exc))
+        # Raised when the command first reads its settings, where its --json is known.
+        ctx.obj = App(None, exc)
 
 
 @main.command()
