@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ConfigError, DigestError
+from .message import split_address
 
 # The email templates ship inside the package (pyproject.toml maps the repository's templates/ there).
 PACKAGED_TEMPLATES = Path(str(files("digest.email_templates")))
@@ -217,8 +218,6 @@ def _company_url(value):
 
 def _address(value: str, *, named: bool):
     from email_validator import EmailNotValidError, validate_email  # 15 ms to import: only when checked
-
-    from .message import split_address
 
     if _CONTROL.search(value):
         raise _Invalid("one address on a single line (no line breaks or control characters)")

@@ -130,7 +130,7 @@ def autocommit_connection(session: Session) -> sa.Connection | None:
 
 
 def alembic_config(url: str):
-    from alembic.config import Config
+    from alembic.config import Config  # alembic takes ~100 ms to import: only commands that migrate load it
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -140,8 +140,9 @@ def alembic_config(url: str):
 
 def upgrade(url: str) -> str:
     """Create or upgrade the schema to the newest revision; returns that revision."""
+    # alembic takes ~100 ms to import: only commands that migrate load it.
     from alembic import command
-    from alembic.script import ScriptDirectory
+    from alembic.script import ScriptDirectory  # (alembic: see above)
 
     cfg = alembic_config(url)
     database = sqlite_path(url)
@@ -195,7 +196,7 @@ def schema_revisions() -> tuple[str, ...]:
         chain.append(current)
     if len(chain) == len(files) == len(children):
         return tuple(chain)
-    from alembic.script import ScriptDirectory
+    from alembic.script import ScriptDirectory  # alembic: only when the fast check of the files fails
 
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return tuple(reversed([r.revision for r in script.walk_revisions()]))
@@ -263,7 +264,7 @@ def check_ready(engine: sa.Engine, *, busy_timeout: float = 30.0) -> None:
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationContext  # alembic takes ~100 ms to import: only here
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

@@ -500,7 +500,7 @@ def validate_article(obj: object) -> ArticleIn:
     )
 
 
-class Catalog:
+class NameStore:
     """Finds or creates companies and segments by name within one session, with a cache."""
 
     def __init__(self, session: Session):
@@ -556,7 +556,7 @@ class Catalog:
         return found
 
 
-def store_article(session: Session, catalog: Catalog, item: ArticleIn) -> bool:
+def store_article(session: Session, store: NameStore, item: ArticleIn) -> bool:
     """Insert or update one article by url; returns True when it was new."""
     article = session.exec(select(Article).where(Article.url == item.url)).first()
     created = article is None
@@ -570,7 +570,7 @@ def store_article(session: Session, catalog: Catalog, item: ArticleIn) -> bool:
     article.related = list(item.related)
     companies = []
     for name in item.companies:
-        company = catalog.company(name)
+        company = store.company(name)
         if company not in companies:  # two aliases of one company in one article
             companies.append(company)
     article.primary_company_id = companies[0].id if companies else None
@@ -585,14 +585,14 @@ def store_article(session: Session, catalog: Catalog, item: ArticleIn) -> bool:
     for position, company in enumerate(companies):
         session.add(ArticleCompany(article_id=article.id, company_id=company.id, position=position))
     for position, name in enumerate(item.segments):
-        session.add(ArticleSegment(article_id=article.id, segment_id=catalog.segment(name).id, position=position))
+        session.add(ArticleSegment(article_id=article.id, segment_id=store.segment(name).id, position=position))
     return created
 
 
 def load_aliases(session: Session, mapping: dict[str, list[str]]) -> int:
     """Register company aliases ({"ByteDance": ["바이트댄스"]}); returns how many were new."""
-    catalog = Catalog(session)
-    added = sum(catalog.alias(name, alias) for name, aliases in mapping.items() for alias in aliases)
+    store = NameStore(session)
+    added = sum(store.alias(name, alias) for name, aliases in mapping.items() for alias in aliases)
     session.commit()
     return added
 
@@ -621,24 +621,24 @@ def ingest_files(session: Session, paths, *, progress=None) -> IngestReport:
         rejected.sort(key=lambda r: r.line)  # stable: a line's own errors keep their order
         report.rejected.extend(rejected)
     entries = list(valid.values())
-    catalog = Catalog(session)
+    store = NameStore(session)
     done = 0
     for chunk_start in range(0, len(entries), _STORE_CHUNK):
         chunk = entries[chunk_start:chunk_start + _STORE_CHUNK]
         try:
             with session.begin_nested():
-                outcomes = [store_article(session, catalog, item) for _, _, item in chunk]
+                outcomes = [store_article(session, store, item) for _, _, item in chunk]
         except STORAGE_ERRORS as exc:
             raise_if_disconnected(exc)
-            catalog = Catalog(session)  # its cache may hold rows that the rollback took back
+            store = NameStore(session)  # its cache may hold rows that the rollback took back
             outcomes = []
             for file, line, item in chunk:
                 try:
                     with session.begin_nested():
-                        outcomes.append(store_article(session, catalog, item))
+                        outcomes.append(store_article(session, store, item))
                 except STORAGE_ERRORS as exc:
                     raise_if_disconnected(exc)
-                    catalog = Catalog(session)
+                    store = NameStore(session)
                     report.rejected.append(Rejected(file, line, storage_error(exc)))
         for created in outcomes:
             if created:

@@ -21,11 +21,14 @@ from . import ledger, queries
 from .config import Settings, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .errors import ConfigError, NotFound
+from .feedback import feedback_links
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
 from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
+from .suppression import suppress
+from .tokens import Signer
 from .types import DEFERRED, REJECTED, UNKNOWN, ArticleData, Issue, Links, Outgoing, Reader, Rendered
 
 log = logging.getLogger("digest.pipeline")
@@ -83,8 +86,6 @@ class Pipeline:
     """One configured pipeline: settings, engine, renderer, signer; mailer given per run."""
 
     def __init__(self, engine: Engine, settings: Settings, *, renderer: Renderer | None = None):
-        from subscribers.tokens import Signer
-
         self.engine = engine
         self.settings = settings
         self.renderer = renderer or Renderer(settings.templates_dir, company_url=settings.company_url,
@@ -104,8 +105,6 @@ class Pipeline:
                            frequency=reader.frequency, as_of=as_of)
 
     def links(self, reader: Reader, period: str, articles: tuple[ArticleData, ...] = ()) -> Links:
-        from subscribers.feedback import feedback_links
-
         base = self.settings.base_url.rstrip("/")
         return Links(
             unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', reader.id)}",
@@ -438,7 +437,5 @@ class Pipeline:
 
 
 def _suppress(session: Session, email: str, reason: str, detail: str) -> None:
-    from subscribers.suppression import suppress
-
     suppress(session, email, reason, detail)
     session.commit()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from .addresses import email_key_of
 from .db import autocommit_connection
 from .models import (Article, ArticleCompany, ArticleSegment, Company, Digest, DigestItem, Follow, Segment,
                      Subscriber, Suppression)
@@ -141,7 +142,6 @@ def load_history(session: Session, subscriber_ids: list[int], *, before: datetim
 
 def _aware(value):
     # func.max() bypasses the column type on SQLite and returns a naive datetime or a string.
-    from datetime import timezone
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value is not None and value.tzinfo is None:
@@ -150,8 +150,6 @@ def _aware(value):
 
 
 def subscriber_by_email(session: Session, email: str) -> Subscriber | None:
-    from subscribers.addresses import email_key_of
-
     return session.exec(select(Subscriber).where(Subscriber.email_key == email_key_of(email))).first()
 
 

@@ -28,13 +28,11 @@ JOB_ID = "digest-due-pass"
 DuePass = Callable[[Callable[[], bool], datetime], dict]
 
 
-def interval_from_settings(settings) -> tuple[int, int]:
+def interval_from_settings(settings: Settings) -> tuple[int, int]:
     """(interval, misfire grace) in seconds from DIGEST_SCHEDULER_INTERVAL / DIGEST_SCHEDULER_MISFIRE_GRACE."""
     try:
-        from .worker import setting
-
-        interval = int(setting(settings, "scheduler_interval"))
-        grace = int(setting(settings, "scheduler_misfire_grace") or interval)
+        interval = int(settings.scheduler_interval)
+        grace = int(settings.scheduler_misfire_grace or interval)
     except (TypeError, ValueError):
         raise ConfigError("DIGEST_SCHEDULER_INTERVAL and DIGEST_SCHEDULER_MISFIRE_GRACE are whole seconds") from None
     if interval < 1 or grace < 1:

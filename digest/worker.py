@@ -239,7 +239,7 @@ def ensure_queue_schema(url: str) -> bool:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
             if conn.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None:
                 return False
-            from procrastinate.schema import SchemaManager
+            from procrastinate.schema import SchemaManager  # procrastinate: only the queue executor loads it
 
             conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))
             return True
@@ -337,14 +337,14 @@ def _defer(conn, ids: list[int], as_of: datetime, batch: int) -> tuple[int, int]
 
 def make_app(url: str):
     """A procrastinate App on the digest database (its own psycopg pool)."""
-    import procrastinate
+    import procrastinate  # ~150 ms to import and PostgreSQL only: loaded by the queue executor alone
 
     return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_url(url)))
 
 
 def register_tasks(app, job: DigestJob, *, max_attempts: int = 5) -> None:
     """Register the send task: DigestJob on the digest id the due pass deferred."""
-    import procrastinate
+    import procrastinate  # see make_app
 
     @app.task(name=TASK, queue=QUEUE,
               retry=procrastinate.RetryStrategy(max_attempts=max_attempts * 4, wait=2))

@@ -1,13 +1,21 @@
-"""Subscriber management: records, follows, preferences, CSV import and export, tokens, suppression.
+"""Subscriber management: records, follows, preferences, CSV import and export.
+
+The reader-records layer on top of the core: it may import digest, digest never imports it.
+Addresses, tokens and suppression live in the core (digest.addresses, digest.tokens,
+digest.suppression) because sending needs them; they are re-exported here.
 
 Functions take an open SQLModel Session, flush their changes and never commit; the caller owns the
 unit of work.
 """
 
-from .addresses import clean_name, email_key_of, normalize_email
+from digest.addresses import clean_name, email_key_of, normalize_email
+from digest.suppression import is_suppressed, lift_suppression, suppress, suppressed_keys, suppression_of
+from digest.tokens import PURPOSES, Signer, signer_from_settings
+
 from .csvio import EXPORT_COLUMNS, ImportReport, escape_cell, export_csv, import_csv, unescape_cell
 from .follows import (
     Catalog,
+    NameIndex,
     UnknownName,
     add_alias,
     follow,
@@ -35,11 +43,9 @@ from .records import (
     unsubscribe,
     update_subscriber,
 )
-from .suppression import is_suppressed, lift_suppression, suppress, suppressed_keys, suppression_of
-from .tokens import PURPOSES, Signer, signer_from_settings
 
 __all__ = [
-    "EXPORT_COLUMNS", "PURPOSES", "AlreadyExists", "Catalog", "ImportReport", "Signer", "Suppressed", "UnknownName",
+    "EXPORT_COLUMNS", "PURPOSES", "AlreadyExists", "Catalog", "ImportReport", "NameIndex", "Signer", "Suppressed", "UnknownName",
     "add_alias", "add_subscriber", "clean_name", "confirm", "confirmation_link", "confirmation_message",
     "deliverable_query", "email_key_of", "escape_cell", "export_csv", "find_subscriber", "follow", "follow_names",
     "get_subscriber", "import_csv", "is_suppressed", "lift_suppression", "list_subscribers", "normalize_email",

@@ -13,16 +13,16 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
+from digest.addresses import normalize_email
 from digest.errors import InputError
 from digest.ingest import (BAD_BYTE, STORAGE_ERRORS, LineIndex, bad_byte_error, decode_text, raise_if_disconnected,
                            storage_error)
 from digest.models import Follow, Subscriber
+from digest.suppression import suppressed_keys
 
-from .addresses import normalize_email
-from .follows import COMPANY, SEGMENT, Catalog, follow_ids, follow_names
+from .follows import COMPANY, SEGMENT, NameIndex, follow_ids, follow_names
 from .preferences import day_name
 from .records import CREATED, RESUBSCRIBED, UNCHANGED, UPDATED, Suppressed, apply_record, build_record
-from .suppression import suppressed_keys
 
 # The contract of DESIGN.md, in this order; then what export adds so that nothing is lost.
 COLUMNS = ("email", "name", "companies", "segments", "timezone", "send_day", "send_hour", "frequency", "max_articles")
@@ -254,7 +254,7 @@ def import_csv(session: Session, path, *, resubscribe: bool = False, double_opt_
     """
     report = report if report is not None else ImportReport()
     seen = seen if seen is not None else {}
-    catalog = Catalog(session)
+    catalog = NameIndex(session)
     batch: list[tuple[_Row, object]] = []
     for row in _rows(path, report):
         record = _validate(row, catalog, seen, report, check_deliverability)
@@ -268,7 +268,7 @@ def import_csv(session: Session, path, *, resubscribe: bool = False, double_opt_
     return report
 
 
-def _validate(row: _Row, catalog: Catalog, seen: dict, report: ImportReport, check_deliverability: bool):
+def _validate(row: _Row, catalog: NameIndex, seen: dict, report: ImportReport, check_deliverability: bool):
     cells = dict(row.cells)
     kwargs = {column: cells[column] for column in cells if column not in LIST_COLUMNS}
     for column in LIST_COLUMNS:
@@ -371,7 +371,7 @@ def _store_batch(session: Session, batch: list, report: ImportReport, resubscrib
 
 def export_rows(session: Session, *, status: str | None = None) -> Iterator[list[str]]:
     """Every subscriber as CSV cells (not yet escaped), in id order, a thousand at a time."""
-    catalog = Catalog(session)
+    catalog = NameIndex(session)
     last_id = 0
     while True:
         query = select(Subscriber).where(Subscriber.id > last_id).order_by(Subscriber.id).limit(1000)

@@ -1,67 +1,17 @@
-"""Relevance feedback: signed "more like this" / "less of this" links and what they change in follows."""
+"""Relevance feedback: what a "more like this" / "less of this" request changes in a reader's follows.
+
+The signed links and reading a token are the core's part (digest.feedback), re-exported here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlmodel import Session
 
-from digest.errors import TokenError
-from digest.types import ArticleData, Reader
+from digest.feedback import DIRECTIONS, KINDS, MAX_NAME, Feedback, feedback_links, read_feedback
 
-KINDS = ("company", "segment")
-DIRECTIONS = ("more", "less")
-MAX_NAME = 200
+from .follows import COMPANY, SEGMENT, NameIndex, follow, follow_ids, unfollow
 
-
-def feedback_links(signer, base: str, reader: Reader, article: ArticleData,
-                   kinds: tuple[str, ...] = KINDS) -> dict:
-    """Signed feedback URLs for one card, for the renderer.
-
-    Returns {"company": {"name", "more", "less"} | None, "segment": {...} | None}. The company is
-    the one the reader follows (the reason the card is there), else the primary company; the
-    segment likewise.
-    """
-    base = base.rstrip("/")
-    company = next((c for c in article.companies if c in reader.companies), article.primary_company)
-    segment = next((s for s in article.segments if s in reader.segments),
-                   article.segments[0] if article.segments else None)
-
-    def links(kind: str, name: str | None) -> dict | None:
-        if not name:
-            return None
-        return {"name": name, **{d: f"{base}/feedback/{signer.make('feedback', reader.id, extra={'k': kind, 'n': name, 'd': d})}"
-                                 for d in DIRECTIONS}}
-
-    # Each link is an HMAC signature: sign only the kinds the caller will show (per send, per card).
-    return {"company": links("company", company) if "company" in kinds else None,
-            "segment": links("segment", segment) if "segment" in kinds else None}
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """What a feedback token asks for."""
-
-    subscriber_id: int
-    kind: str
-    name: str
-    direction: str
-
-    @property
-    def label(self) -> str:
-        return ("More" if self.direction == "more" else "Less") + f" about {self.name}"
-
-
-def read_feedback(signer, token: str) -> Feedback:
-    """The request a feedback token carries; TokenError for anything but a well-formed one."""
-    value = signer.read("feedback", token)
-    if not isinstance(value, tuple):
-        raise TokenError("this link is invalid or has expired")
-    subscriber_id, extra = value
-    kind, name, direction = extra.get("k"), extra.get("n"), extra.get("d")
-    if kind not in KINDS or direction not in DIRECTIONS or not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
-        raise TokenError("this link is invalid or has expired")
-    return Feedback(subscriber_id, kind, name, direction)
+__all__ = ["DIRECTIONS", "KINDS", "MAX_NAME", "Feedback", "apply_feedback", "feedback_links", "read_feedback"]
 
 
 def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bool, str]:
@@ -71,9 +21,7 @@ def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bo
     parent's other children, so the rest of what they chose keeps coming. "Less" of something not
     followed at all changes nothing (there is no mute list) and says so.
     """
-    from subscribers.follows import COMPANY, SEGMENT, Catalog, follow, follow_ids, unfollow
-
-    catalog = Catalog(session)
+    catalog = NameIndex(session)
     current = follow_ids(session, [subscriber.id])[subscriber.id]
     if feedback.kind == "company":
         company_id, name = catalog.company(feedback.name)

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from digest.errors import InputError, NotFound
 from digest.models import Company, CompanyAlias, Follow, Segment, Subscriber
 from digest.names import company_key, segment_key
+from digest.queries import load_readers
 from digest.types import Reader
 
 COMPANY, SEGMENT = "company", "segment"
@@ -38,8 +39,11 @@ def _suggest(name: str, known: Iterable[str]) -> list[str]:
     return [by_fold[c] for c in close]
 
 
-class Catalog:
-    """Every company alias and segment, loaded once, to resolve many names (imports, bulk readers)."""
+class NameIndex:
+    """Every company alias and segment, loaded once, to resolve many names (imports, bulk readers).
+
+    Read-only; ingest's NameStore is the one that creates companies and segments.
+    """
 
     def __init__(self, session: Session):
         self.companies: dict[int, str] = {c.id: c.name for c in session.exec(select(Company))}
@@ -70,6 +74,9 @@ class Catalog:
         return segment_id, self.segments[segment_id].name
 
 
+Catalog = NameIndex  # the former name, still imported by the web app
+
+
 def resolve_company(session: Session, name: str) -> Company:
     """The company known by name or any alias, case-insensitively; raises UnknownName (a NotFound)."""
     if not isinstance(name, str) or not name.strip():
@@ -78,7 +85,7 @@ def resolve_company(session: Session, name: str) -> Company:
     alias = session.exec(select(CompanyAlias).where(CompanyAlias.key.in_(keys))).first()
     if alias is not None:
         return session.get(Company, alias.company_id)
-    company_id, _ = Catalog(session).company(name)  # the slow path also finds names never aliased
+    company_id, _ = NameIndex(session).company(name)  # the slow path also finds names never aliased
     return session.get(Company, company_id)
 
 
@@ -89,7 +96,7 @@ def resolve_segment(session: Session, name: str) -> Segment:
     exact = session.exec(select(Segment).where(Segment.name == name.strip())).first()
     if exact is not None:
         return exact
-    segment_id, _ = Catalog(session).segment(name)
+    segment_id, _ = NameIndex(session).segment(name)
     return session.get(Segment, segment_id)
 
 
@@ -162,7 +169,7 @@ def unfollow(session: Session, subscriber: Subscriber, *, companies: Iterable[st
 
 
 def _change(session, subscriber, companies, segments, *, add: bool) -> list[str]:
-    catalog = Catalog(session)
+    catalog = NameIndex(session)
     targets = [(COMPANY, *catalog.company(n)) for n in companies] + [(SEGMENT, *catalog.segment(n)) for n in segments]
     current = follow_ids(session, [subscriber.id])[subscriber.id]
     changed: list[str] = []
@@ -181,9 +188,9 @@ def _change(session, subscriber, companies, segments, *, add: bool) -> list[str]
 
 
 def follow_names(session: Session, subscriber_ids: Sequence[int],
-                 catalog: Catalog | None = None) -> dict[int, tuple[list[str], list[str]]]:
+                 catalog: NameIndex | None = None) -> dict[int, tuple[list[str], list[str]]]:
     """{subscriber id: (company names, segment names)} as followed (parents not expanded), sorted."""
-    catalog = catalog or Catalog(session)
+    catalog = catalog or NameIndex(session)
     result = {}
     for subscriber_id, ids in follow_ids(session, subscriber_ids).items():
         companies = sorted((catalog.companies[i] for i in ids[COMPANY] if i in catalog.companies), key=str.casefold)
@@ -197,8 +204,6 @@ def readers_for(session: Session, subscribers: Sequence[Subscriber]) -> list[Rea
 
     Segments are the followed names; selection treats a followed "A" as covering every "A · B".
     """
-    from digest.queries import load_readers
-
     readers = load_readers(session, list(subscribers))
     return [readers[s.id] for s in subscribers]
 

@@ -7,6 +7,7 @@ import functools
 from datetime import date
 
 from digest.errors import InputError
+from digest.schedule import iana_zones
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -51,8 +52,6 @@ def _int(field: str, value, low: int, high: int) -> int:
 @functools.cache
 def _zones() -> dict[str, str]:
     # The schedule's own list (no host-dependent keys like `localtime`), read once; casefolded index.
-    from digest.schedule import iana_zones
-
     return {name.casefold(): name for name in iana_zones()}
 
 

@@ -11,14 +11,14 @@ from datetime import date
 
 from sqlmodel import Session, func, select
 
+from digest.addresses import clean_name, normalize_email
 from digest.errors import InputError, NotFound, TokenError
 from digest.models import SUBSCRIBER_STATES, Follow, Subscriber, Suppression, utcnow
+from digest.suppression import REASONS, RECEIVING, lift_suppression, suppress, suppressed_keys
+from digest.tokens import Signer
 
-from .addresses import clean_name, normalize_email
-from .follows import COMPANY, SEGMENT, Catalog, UnknownName, follow_ids, follow_names, set_follows
+from .follows import COMPANY, SEGMENT, NameIndex, UnknownName, follow_ids, follow_names, set_follows
 from .preferences import PARSERS, day_name, parse_preferences
-from .suppression import REASONS, RECEIVING, lift_suppression, suppress, suppressed_keys
-from .tokens import Signer
 
 _RANK = {reason: rank for rank, reason in enumerate(REASONS)}
 CREATED, UPDATED, UNCHANGED, RESUBSCRIBED = "created", "updated", "unchanged", "resubscribed"
@@ -64,7 +64,7 @@ def parse_status(value) -> str | None:
     return text
 
 
-def build_record(catalog: Catalog, *, email: str, name=None, companies=None, segments=None, status=None,
+def build_record(catalog: NameIndex, *, email: str, name=None, companies=None, segments=None, status=None,
                  check_deliverability: bool = False, **preferences) -> tuple[Record | None, list[InputError]]:
     """Validate one subscriber's input, collecting every problem (an import reports them all at once).
 
@@ -240,7 +240,7 @@ def add_subscriber(session: Session, *, email: str, name: str | None = None, com
     given = {"timezone": timezone, "send_day": send_day, "send_hour": send_hour, "frequency": frequency,
              "max_articles": max_articles, "min_significance": min_significance, "reading_budget": reading_budget,
              "paused_until": paused_until}
-    catalog = Catalog(session)
+    catalog = NameIndex(session)
     key = None
     try:
         key = normalize_email(email)[1]  # syntax only: build_record below does any DNS check once
@@ -274,7 +274,7 @@ def update_subscriber(session: Session, subscriber: Subscriber, *, resubscribe: 
     keeps its status unless resubscribe is True (which lifts the suppression). Every problem is
     reported at once, joined by "; ", and nothing changes.
     """
-    record, errors = build_record(Catalog(session), email=email or subscriber.email, name=name, companies=companies,
+    record, errors = build_record(NameIndex(session), email=email or subscriber.email, name=name, companies=companies,
                                   segments=segments, **preferences)
     if errors:
         _raise_first(errors)
@@ -362,7 +362,7 @@ def list_subscribers(session: Session, *, status: str | None = None, company: st
     query = select(Subscriber).order_by(Subscriber.id)
     if status:
         query = query.where(Subscriber.status == parse_status(status))
-    catalog = Catalog(session) if company or segment else None
+    catalog = NameIndex(session) if company or segment else None
     for kind, name in ((COMPANY, company), (SEGMENT, segment)):
         if name:
             target_id = (catalog.company if kind == COMPANY else catalog.segment)(name)[0]

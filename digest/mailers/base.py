@@ -154,30 +154,32 @@ class BaseMailer:
             if on_result is not None:
                 on_result(message, result)
 
+    def _lane_loop(self, lane: Lane, tasks: queue.Queue, done: queue.Queue) -> None:
+        """One lane's thread: send what the tasks queue hands it until told to stop or the lane stops."""
+        while True:
+            item = tasks.get()
+            if item is None:
+                return
+            index, message = item
+            try:
+                outcome = self._guarded(lane, message)
+            except BaseException as exc:  # handed to the calling thread to raise there
+                outcome = exc
+            # Read in this lane's own thread, right after its send: no other thread touches it.
+            stopped = lane_stopped(lane)
+            done.put((index, message, outcome, stopped))
+            if stopped:
+                return
+
     def _send_parallel(self, lanes: list[Lane], messages: Iterable[Outgoing], on_result: OnResult | None) -> list[SendResult]:
         pace = self._pacer()
         tasks: queue.Queue = queue.Queue()
         done: queue.Queue = queue.Queue()
 
-        def worker(lane: Lane) -> None:
-            while True:
-                item = tasks.get()
-                if item is None:
-                    return
-                index, message = item
-                try:
-                    outcome = self._guarded(lane, message)
-                except BaseException as exc:  # handed to the calling thread to raise there
-                    outcome = exc
-                # Read in this lane's own thread, right after its send: no other thread touches it.
-                stopped = lane_stopped(lane)
-                done.put((index, message, outcome, stopped))
-                if stopped:
-                    return
-
         # A lane stopped by an earlier call (same run) gets no thread, so it takes no message.
         live_lanes = [lane for lane in lanes if not lane_stopped(lane)]
-        threads = [threading.Thread(target=worker, args=(lane,), daemon=True, name=f"mailer-lane-{i}")
+        threads = [threading.Thread(target=self._lane_loop, args=(lane, tasks, done), daemon=True,
+                                    name=f"mailer-lane-{i}")
                    for i, lane in enumerate(live_lanes)]
         for thread in threads:
             thread.start()
