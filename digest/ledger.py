@@ -20,10 +20,9 @@ from sqlmodel import Session, select
 from .db import autocommit_connection, begin_write
 from .message import make_message_id
 from .models import Digest, DigestItem, stored_utc, utcnow
+from .types import LedgerState
 
-PLANNED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN, SKIPPED = (
-    "planned", "sending", "sent", "deferred", "failed", "unknown", "skipped")
-FINAL_STATES = (SENT, FAILED, SKIPPED)
+FINAL_STATES = (LedgerState.SENT, LedgerState.FAILED, LedgerState.SKIPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ def plan(session: Session, rows: list[dict], *, now: datetime | None = None) -> 
         return 0
     now = now or utcnow()
     begin_write(session)
-    values = [{"state": PLANNED, "skip_reason": None, "attempts": 0, "created_at": now, "updated_at": now, **r}
+    values = [{"state": LedgerState.PLANNED, "skip_reason": None, "attempts": 0, "created_at": now, "updated_at": now, **r}
               for r in rows]
     if session.get_bind().dialect.name == "postgresql":
         # Each column as one array parameter: a short statement with 8 parameters. Multi-row VALUES
@@ -93,7 +92,7 @@ _CLAIMED = (_DIGEST.c.id, _DIGEST.c.subscriber_id, _DIGEST.c.period, _DIGEST.c.s
 # One statement executed for every claimed row (an executemany): Core, because the ORM's load,
 # change tracking and flush of 25 rows cost about as much as sending them.
 _TAKE = (sa.update(_DIGEST).where(_DIGEST.c.id == sa.bindparam("row_id"))
-         .values(state=SENDING, lease_owner=sa.bindparam("owner"), lease_expires_at=sa.bindparam("lease"),
+         .values(state=LedgerState.SENDING, lease_owner=sa.bindparam("owner"), lease_expires_at=sa.bindparam("lease"),
                  attempts=sa.bindparam("row_attempts"), message_id=sa.bindparam("row_message_id"),
                  unknown_resends=sa.bindparam("row_resends"), updated_at=sa.bindparam("now")))
 
@@ -111,11 +110,11 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
     """
     begin_write(session)
     conn = session.connection()
-    abandoned = conn.execute(sa.select(_DIGEST.c.id).where(_DIGEST.c.state == SENDING, _DIGEST.c.lease_expires_at < now)
+    abandoned = conn.execute(sa.select(_DIGEST.c.id).where(_DIGEST.c.state == LedgerState.SENDING, _DIGEST.c.lease_expires_at < now)
                              .with_for_update(skip_locked=True)).scalars().all()
     if abandoned:
         conn.execute(sa.update(_DIGEST).where(_DIGEST.c.id.in_(abandoned)).values(
-            state=UNKNOWN, lease_owner=None, updated_at=now,
+            state=LedgerState.UNKNOWN, lease_owner=None, updated_at=now,
             last_error="sender " + sa.func.coalesce(_DIGEST.c.lease_owner, "?") + " stopped while sending (lease expired)"))
     order = (_DIGEST.c.scheduled_for, _DIGEST.c.id)
     if digest_ids is not None:
@@ -128,7 +127,7 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
         # the limit; one query over all sendable states sorted every pending row for each claim.
         rows = []
         for kind in (_retry_due(now, max_attempts, resend_unknown),
-                     sa.and_(_DIGEST.c.state == PLANNED, _DIGEST.c.attempts < max_attempts)):
+                     sa.and_(_DIGEST.c.state == LedgerState.PLANNED, _DIGEST.c.attempts < max_attempts)):
             if len(rows) >= limit:
                 break
             rows += conn.execute(sa.select(*_CLAIMED).where(kind, _DIGEST.c.scheduled_for <= now)
@@ -136,7 +135,7 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
     claims, changes = [], []
     lease = now + timedelta(seconds=lease_seconds)
     for digest_id, subscriber_id, period, scheduled_for, message_id, attempts, previous, resends in rows:
-        if previous == UNKNOWN:
+        if previous == LedgerState.UNKNOWN:
             # Counted, not folded into attempts: a second crash must not lead to a third copy, but
             # a 4xx to the resend (the server did not take it) must not fail the row either.
             resends += 1
@@ -154,7 +153,7 @@ def claim(session: Session, *, owner: str, now: datetime, limit: int, lease_seco
 
 def _owned(session: Session, digest_id: int, owner: str) -> Digest | None:
     row = session.get(Digest, digest_id, with_for_update=True)
-    if row is None or row.state != SENDING or row.lease_owner != owner:
+    if row is None or row.state != LedgerState.SENDING or row.lease_owner != owner:
         return None  # the lease was lost to another worker; it owns the outcome now
     return row
 
@@ -179,8 +178,8 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
     conn = session.connection()
     result = conn.execute(
         sa.update(table)
-        .where(table.c.id == digest_id, table.c.state == SENDING, table.c.lease_owner == owner)
-        .values(state=SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None, last_error=None))
+        .where(table.c.id == digest_id, table.c.state == LedgerState.SENDING, table.c.lease_owner == owner)
+        .values(state=LedgerState.SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None, last_error=None))
     if result.rowcount != 1:
         session.rollback()  # the lease was lost to another worker; it owns the outcome now
         return False
@@ -199,9 +198,9 @@ def _mark_sent_statement():
     # Bind names must not be column names: in an UPDATE those would become SET clauses.
     now = sa.bindparam("m_now", type_=table.c.sent_at.type)
     sent = (sa.update(table)
-            .where(table.c.id == sa.bindparam("m_id"), table.c.state == SENDING,
+            .where(table.c.id == sa.bindparam("m_id"), table.c.state == LedgerState.SENDING,
                    table.c.lease_owner == sa.bindparam("m_owner"))
-            .values(state=SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
+            .values(state=LedgerState.SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
                     last_error=None)
             .returning(table.c.id).cte("sent"))
     articles = (sa.func.unnest(sa.bindparam("m_articles", type_=postgresql.ARRAY(sa.BigInteger)))
@@ -228,9 +227,9 @@ def mark_retry(session: Session, digest_id: int, owner: str, error: str, *, now:
     row.lease_owner = row.lease_expires_at = None
     row.updated_at = now
     if row.attempts >= max_attempts:
-        row.state = FAILED
+        row.state = LedgerState.FAILED
     else:
-        row.state = DEFERRED
+        row.state = LedgerState.DEFERRED
         row.next_attempt_at = now + timedelta(seconds=backoff_seconds * 2 ** (row.attempts - 1))
     session.add(row)
     session.commit()
@@ -242,11 +241,11 @@ def mark_final(session: Session, digest_id: int, owner: str | None, state: str, 
     """Failed or skipped for good, with the reason."""
     begin_write(session)
     row = session.get(Digest, digest_id, with_for_update=True)
-    if row is None or (owner is not None and (row.state != SENDING or row.lease_owner != owner)):
+    if row is None or (owner is not None and (row.state != LedgerState.SENDING or row.lease_owner != owner)):
         session.rollback()
         return False
     row.state = state
-    if state == SKIPPED:
+    if state == LedgerState.SKIPPED:
         row.skip_reason = reason[:1000]
     else:
         row.last_error = reason[:1000]
@@ -270,10 +269,10 @@ def release(session: Session, digest_ids: list[int], owner: str, *, now: datetim
     previous = previous or {}
     begin_write(session)
     rows = session.exec(select(Digest).where(Digest.id.in_(digest_ids), Digest.lease_owner == owner,
-                                             Digest.state == SENDING).with_for_update()).all()
+                                             Digest.state == LedgerState.SENDING).with_for_update()).all()
     for row in rows:
-        state = previous.get(row.id) or (PLANNED if row.attempts <= 1 else DEFERRED)
-        if state == UNKNOWN:
+        state = previous.get(row.id) or (LedgerState.PLANNED if row.attempts <= 1 else LedgerState.DEFERRED)
+        if state == LedgerState.UNKNOWN:
             row.unknown_resends = max(row.unknown_resends - 1, 0)
         row.state = state
         row.attempts = max(row.attempts - 1, 0)
@@ -287,14 +286,14 @@ def release(session: Session, digest_ids: list[int], owner: str, *, now: datetim
 def _retry_due(now: datetime, max_attempts: int, resend_unknown: bool):
     """Rows to try again now: deferred, past their backoff and with attempts left, or unknown and
     not yet resent (when resent at all; the one resend does not depend on attempts left)."""
-    return sa.or_(sa.and_(Digest.state == DEFERRED, Digest.attempts < max_attempts,
+    return sa.or_(sa.and_(Digest.state == LedgerState.DEFERRED, Digest.attempts < max_attempts,
                           sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)),
-                  *([sa.and_(Digest.state == UNKNOWN, Digest.unknown_resends < 1)] if resend_unknown else []))
+                  *([sa.and_(Digest.state == LedgerState.UNKNOWN, Digest.unknown_resends < 1)] if resend_unknown else []))
 
 
 def sendable_clause(now: datetime, max_attempts: int, resend_unknown: bool):
     """The rows a claim may take now (a WHERE clause; also the due pass's sweep for jobs)."""
-    return sa.and_(sa.or_(sa.and_(Digest.state == PLANNED, Digest.attempts < max_attempts),
+    return sa.and_(sa.or_(sa.and_(Digest.state == LedgerState.PLANNED, Digest.attempts < max_attempts),
                           _retry_due(now, max_attempts, resend_unknown)),
                    Digest.scheduled_for <= now)
 
@@ -320,14 +319,14 @@ def expire_leases(session: Session, now: datetime, *, is_dead) -> int:
     resend them. Runs before every claim: it reads the few distinct owners of `sending` rows and
     writes (and locks) nothing unless one of them is dead.
     """
-    owners = session.execute(sa.select(_DIGEST.c.lease_owner).where(_DIGEST.c.state == SENDING).distinct()).scalars().all()
+    owners = session.execute(sa.select(_DIGEST.c.lease_owner).where(_DIGEST.c.state == LedgerState.SENDING).distinct()).scalars().all()
     session.commit()
     dead = [owner for owner in owners if owner is not None and is_dead(owner)]  # a claim always sets one
     if not dead:
         return 0
     begin_write(session)
     expired = session.connection().execute(
-        sa.update(_DIGEST).where(_DIGEST.c.state == SENDING, _DIGEST.c.lease_owner.in_(dead))
+        sa.update(_DIGEST).where(_DIGEST.c.state == LedgerState.SENDING, _DIGEST.c.lease_owner.in_(dead))
         .values(lease_expires_at=now - timedelta(seconds=1))).rowcount
     session.commit()
     return expired
@@ -344,7 +343,7 @@ def mark_unknown(session: Session, digest_id: int, owner: str, detail: str, *, n
     if row is None:
         session.rollback()
         return False
-    row.state = UNKNOWN
+    row.state = LedgerState.UNKNOWN
     row.last_error = detail[:1000]
     row.lease_owner = row.lease_expires_at = None
     row.updated_at = now

@@ -53,9 +53,7 @@ class DkimKey:
     @classmethod
     def from_settings(cls, settings) -> "DkimKey | None":
         """The key named by dkim_selector/dkim_domain/dkim_private_key, or None when unset."""
-        selector = getattr(settings, "dkim_selector", None)
-        domain = getattr(settings, "dkim_domain", None)
-        path = getattr(settings, "dkim_private_key", None)
+        selector, domain, path = settings.dkim_selector, settings.dkim_domain, settings.dkim_private_key
         if not (selector or domain or path):
             return None
         if not (selector and domain and path):

@@ -29,7 +29,7 @@ from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
 from .suppression import suppress
 from .tokens import Signer
-from .types import DEFERRED, REJECTED, UNKNOWN, ArticleData, Issue, Links, Outgoing, Reader, Rendered
+from .types import ArticleData, Issue, LedgerState, Links, Outcome, Outgoing, Reader, Rendered
 
 log = logging.getLogger("digest.pipeline")
 
@@ -179,7 +179,7 @@ class Pipeline:
                 continue
             row = {"subscriber_id": subscriber_id, "period": slot.period, "scheduled_for": slot.scheduled_for}
             if as_of - slot.scheduled_for > grace:
-                row.update(state=ledger.SKIPPED, skip_reason=f"missed: scheduled for {slot.scheduled_for:%Y-%m-%d %H:%M} "
+                row.update(state=LedgerState.SKIPPED, skip_reason=f"missed: scheduled for {slot.scheduled_for:%Y-%m-%d %H:%M} "
                                                              f"UTC, more than {self.settings.grace_hours} h before this run")
                 missed.append(row)
             else:
@@ -306,7 +306,7 @@ class Pipeline:
                     return
                 reader = readers.get(claim.subscriber_id)
                 if reader is None or not queries.still_sendable(session, claim.subscriber_id):
-                    ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
+                    ledger.mark_final(session, claim.digest_id, owner, LedgerState.SKIPPED,
                                       "unsubscribed, suppressed or deleted during the run", now=now)
                     counts.skipped += 1
                     del untouched[claim.digest_id]
@@ -370,11 +370,11 @@ class Pipeline:
                                message_id=claim.message_id, now=now)
         except Exception as exc:  # one broken digest must not stop the others
             log.exception("digest %s: could not be built", claim.digest_id)
-            ledger.mark_final(session, claim.digest_id, owner, ledger.FAILED, f"build: {exc}", now=now)
+            ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, f"build: {exc}", now=now)
             counts.failed += 1
             return None
         if built.message is None:
-            ledger.mark_final(session, claim.digest_id, owner, ledger.SKIPPED,
+            ledger.mark_final(session, claim.digest_id, owner, LedgerState.SKIPPED,
                               built.selection.skip_reason or "nothing to send", now=now)
             counts.skipped += 1
             return None
@@ -411,7 +411,7 @@ class Pipeline:
         ledger.expire_leases(session, now, is_dead=lambda owner: not _owner_alive(owner))
 
     def _record(self, session, claim, out, article_ids, result, owner, now, counts):
-        if result.status == UNKNOWN:  # the server may have it: no retry with backoff (docs/delivery.md)
+        if result.status == Outcome.UNKNOWN:  # the server may have it: no retry with backoff (docs/delivery.md)
             log.warning("digest %s to subscriber %s: unknown: %s", claim.digest_id, claim.subscriber_id, result.detail)
             ledger.mark_unknown(session, claim.digest_id, owner, result.detail, now=now)
             counts.deferred += 1
@@ -422,17 +422,17 @@ class Pipeline:
             return
         detail = result.detail or f"{result.code or ''} {result.enhanced or ''}".strip() or result.status
         log.warning("digest %s to subscriber %s: %s: %s", claim.digest_id, claim.subscriber_id, result.status, detail)
-        if result.status == DEFERRED:
+        if result.status == Outcome.DEFERRED:
             state = ledger.mark_retry(session, claim.digest_id, owner, detail, now=now,
                                       max_attempts=self.settings.max_attempts)
-            if state == ledger.FAILED:
+            if state == LedgerState.FAILED:
                 counts.failed += 1
             else:
                 counts.deferred += 1
             return
-        ledger.mark_final(session, claim.digest_id, owner, ledger.FAILED, detail, now=now)
+        ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, detail, now=now)
         counts.failed += 1
-        if result.status == REJECTED and (result.enhanced or "").startswith("5.1."):
+        if result.status == Outcome.REJECTED and (result.enhanced or "").startswith("5.1."):
             _suppress(session, out.recipient, "bounced", detail)
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ArticleData:
-    """One article as the pure stages see it; companies[0] is the primary company."""
+    """One article as the pure stages see it; companies[0] is the primary company.
 
-    id: int
+    Ingest makes one from each valid record before it is stored: its id is None until then.
+    """
+
+    id: int | None = None
     url: str
     title: str
     summary: str
@@ -111,20 +115,38 @@ class Outgoing:
     smtputf8: bool = False
 
 
-# The fixed set of per-recipient outcomes a mailer reports; the ledger stores them.
-SENT, QUEUED, DEFERRED, REJECTED, FAILED = "sent", "queued", "deferred", "rejected", "failed"
-# The whole message went out and no final reply came (a timeout): the server may have it, so a
-# retry may deliver it twice. Not accepted, and not a plain deferral either.
-UNKNOWN = "unknown"
+class Outcome(StrEnum):
+    """The fixed set of per-recipient outcomes a mailer reports (SendResult.status)."""
+
+    SENT = "sent"
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    REJECTED = "rejected"  # a permanent refusal of the address: 5.1.x suppresses it
+    FAILED = "failed"
+    # The whole message went out and no final reply came (a timeout): the server may have it, so a
+    # retry may deliver it twice. Not accepted, and not a plain deferral either.
+    UNKNOWN = "unknown"
+
+
+class LedgerState(StrEnum):
+    """The state of one digest row in the ledger (docs/delivery.md draws how each leads to the next)."""
+
+    PLANNED = "planned"
+    SENDING = "sending"  # claimed under a lease by one process
+    SENT = "sent"
+    DEFERRED = "deferred"  # a temporary failure: tried again after a backoff
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # sent without a final reply: resent at most once, and only when asked
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    status: str  # one of SENT, QUEUED, DEFERRED, REJECTED, FAILED, UNKNOWN
+    status: Outcome
     detail: str = ""
     code: int | None = None  # SMTP reply code where there was one
     enhanced: str | None = None  # enhanced status code such as "5.1.1"
 
     @property
     def accepted(self) -> bool:
-        return self.status in (SENT, QUEUED)
+        return self.status in (Outcome.SENT, Outcome.QUEUED)

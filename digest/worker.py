@@ -35,6 +35,7 @@ from .config import Settings
 from .db import ANALYZE_AFTER_ROWS, analyze, normalize_url, sending_session
 from .errors import ConfigError
 from .models import Digest
+from .types import LedgerState
 from .pipeline import Pipeline, RunCounts, owner_id
 
 log = logging.getLogger("digest.worker")
@@ -48,11 +49,6 @@ _ENQUEUE_LOCK = 0x64696765_7374  # "digest"
 _SCHEMA_LOCK = _ENQUEUE_LOCK + 1
 
 MailerFactory = Callable[[], object]
-
-
-def setting(settings, name: str):
-    """A setting, or its Settings default for settings objects made without it (tests, embedders)."""
-    return getattr(settings, name, getattr(Settings, name))
 
 
 def _utcnow() -> datetime:
@@ -72,30 +68,19 @@ class WorkerOptions:
     batch: int = Settings.worker_batch
 
     @classmethod
-    def from_settings(cls, settings) -> "WorkerOptions":
-        def number(name, kind):
-            raw = setting(settings, name)
-            try:
-                value = kind(raw)
-            except (TypeError, ValueError):
-                raise ConfigError(f"DIGEST_{name.upper()}={raw!r} is not a number") from None
-            if value <= 0:
-                raise ConfigError(f"DIGEST_{name.upper()} must be greater than 0, not {raw!r}")
-            return value
-
-        executor = str(setting(settings, "executor") or "inline").strip().lower()
-        if executor not in EXECUTORS:
-            raise ConfigError(f"DIGEST_EXECUTOR must be inline or queue, not {executor!r}")
+    def from_settings(cls, settings: Settings) -> "WorkerOptions":
+        """The worker settings, already checked by load_settings (each a number above 0, a known executor)."""
+        executor = settings.executor
         if executor == "queue" and not is_postgres(settings.database_url):
             raise ConfigError("DIGEST_EXECUTOR=queue needs PostgreSQL (DIGEST_DATABASE_URL=postgresql://...); "
                               "on SQLite use DIGEST_EXECUTOR=inline")
         return cls(executor=executor,
-                   processes=number("worker_processes", int),
-                   concurrency=number("worker_concurrency", int),
-                   stalled_seconds=number("worker_stalled_seconds", float),
-                   shutdown_seconds=number("worker_shutdown_seconds", float),
-                   poll_seconds=number("worker_poll_seconds", float),
-                   batch=number("worker_batch", int))
+                   processes=settings.worker_processes,
+                   concurrency=settings.worker_concurrency,
+                   stalled_seconds=settings.worker_stalled_seconds,
+                   shutdown_seconds=settings.worker_shutdown_seconds,
+                   poll_seconds=settings.worker_poll_seconds,
+                   batch=settings.worker_batch)
 
 
 def is_postgres(url: str) -> bool:
@@ -281,7 +266,7 @@ def log_new_rows(session: Session, *, since: datetime) -> tuple[int, int]:
                         .where(Digest.created_at >= since)).all()
     missed = 0
     for _id, subscriber_id, period, state, reason in rows:
-        if state == ledger.SKIPPED and (reason or "").startswith("missed:"):
+        if state == LedgerState.SKIPPED and (reason or "").startswith("missed:"):
             missed += 1
             log.warning("subscriber %s, period %s skipped: %s", subscriber_id, period, reason)
     return len(rows), missed

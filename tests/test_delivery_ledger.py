@@ -14,6 +14,7 @@ from email import policy
 import pytest
 from sqlmodel import Session, select
 
+from digest.types import LedgerState
 from digest.mailers import get_mailer
 from digest.models import Digest, Subscriber, Suppression
 from digest.pipeline import Pipeline
@@ -352,7 +353,7 @@ def test_a_row_whose_sender_dies_again_during_its_unknown_resend_is_not_resent_a
         # The resend's sender dies too (the message may have reached the server twice by now).
         resent = ledger.claim(session, owner="otherhost:2:dead", now=RUN + timedelta(minutes=2), limit=50,
                               lease_seconds=60, max_attempts=5)
-        assert [c.previous_state for c in resent] == [ledger.UNKNOWN]
+        assert [c.previous_state for c in resent] == [LedgerState.UNKNOWN]
 
     counts = pipeline.send_due(mailer, RUN + timedelta(minutes=10))
     assert (counts.due, counts.sent) == (0, 0) and server.received("ana@example.com") == []

@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import threading
+import tomllib
 import types
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -25,9 +26,12 @@ from digest.mailers.memory import MemoryMailer
 from digest.mailers.postmark import PostmarkMailer, idempotency_key
 from digest.mailers.smtp import SMTPMailer
 from digest.message import build_message, make_message_id
-from digest.types import DEFERRED, FAILED, REJECTED, SENT, UNKNOWN, Outgoing, Rendered, SendResult
+from digest.types import Outcome, Outgoing, Rendered, SendResult
 from postmark_server import TOKEN, PostmarkServer
+from tests.conftest import ROOT
 from smtp_helpers import SMTPServer
+
+DEFERRED, FAILED, REJECTED, SENT, UNKNOWN = Outcome.DEFERRED, Outcome.FAILED, Outcome.REJECTED, Outcome.SENT, Outcome.UNKNOWN
 
 SEPARATOR = "-" * 79
 
@@ -182,6 +186,31 @@ def test_a_third_party_entry_point_is_found_by_name(monkeypatch):
 def test_known_mailers_include_every_builtin_backend():
     known = known_mailers()
     assert {"console", "file", "memory", "smtp", "postmark"} <= set(known)
+
+
+def test_the_builtin_mailers_are_the_entry_points_pyproject_registers():
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert declared["project"]["entry-points"]["digest.mailers"] == registry.BUILTIN
+
+
+@pytest.mark.parametrize("make", [
+    lambda: FileMailer(outbox="outbox", outbx="typo"),
+    lambda: ConsoleMailer(outbx="typo"),
+    lambda: MemoryMailer(outbx="typo"),
+    lambda: PostmarkMailer(token=TOKEN, outbx="typo"),
+    lambda: SMTPMailer("127.0.0.1", 25, outbx="typo"),
+])
+def test_an_option_a_mailer_does_not_take_is_a_config_error_naming_it(make):
+    with pytest.raises(ConfigError, match="does not take the option outbx; it takes "):
+        make()
+
+
+def test_file_and_smtp_mailers_read_their_typed_settings():
+    settings = Settings(outbox="elsewhere", smtp_host="mx.example", smtp_port=2525, smtp_security="starttls",
+                        smtp_connections=3, smtp_stall_limit=0)
+    assert get_mailer("file", settings).outbox.name == "elsewhere"
+    smtp = get_mailer("smtp", settings)
+    assert (smtp.host, smtp.port, smtp.security, smtp.connections, smtp.stall_limit) == ("mx.example", 2525, "starttls", 3, 0)
 
 
 # The shared send loop ------------------------------------------------------------------------

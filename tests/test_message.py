@@ -15,6 +15,7 @@ from html import unescape
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 from digest.message import DkimKey, MessageError, build_message, make_message_id, needs_smtputf8, split_address
 from digest.types import Rendered
@@ -250,10 +251,7 @@ def test_dkim_signature_verifies_and_covers_from_subject_date_and_list_headers(d
 
 
 def test_dkim_key_is_none_when_unset_and_a_config_error_when_half_set(tmp_path):
-    class Empty:
-        pass
-
-    assert DkimKey.from_settings(Empty()) is None
+    assert DkimKey.from_settings(Settings()) is None
     half = _DkimSettings(tmp_path / "missing.pem")
     with pytest.raises(ConfigError, match="DKIM_PRIVATE_KEY"):
         DkimKey.from_settings(half)

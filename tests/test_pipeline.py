@@ -10,6 +10,7 @@ from html import unescape
 import pytest
 from sqlmodel import Session, select
 
+from digest.types import LedgerState
 from digest.mailers.memory import MemoryMailer
 from digest.models import Digest, DigestItem, Subscriber
 from digest.pipeline import Pipeline
@@ -127,14 +128,14 @@ def test_planning_stores_each_row_once_with_its_values_on_both_databases(world, 
         local = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Asia/Kathmandu"))
         rows = [{"subscriber_id": ids[0], "period": "2026-W48", "scheduled_for": local},
                 {"subscriber_id": ids[1], "period": "2026-W48", "scheduled_for": SLOT,
-                 "state": ledger.SKIPPED, "skip_reason": "missed: scheduled for ... (était)"}]
+                 "state": LedgerState.SKIPPED, "skip_reason": "missed: scheduled for ... (était)"}]
         assert ledger.plan(session, rows, now=SLOT) == 2
         assert ledger.plan(session, rows + [{**rows[0], "period": "2026-W49"}], now=SLOT) == 1
         stored = session.exec(select(Digest).order_by(Digest.id)).all()
     assert [(r.subscriber_id, r.period, r.state, r.skip_reason, r.attempts) for r in stored] == [
-        (ids[0], "2026-W48", ledger.PLANNED, None, 0),
-        (ids[1], "2026-W48", ledger.SKIPPED, "missed: scheduled for ... (était)", 0),
-        (ids[0], "2026-W49", ledger.PLANNED, None, 0)]
+        (ids[0], "2026-W48", LedgerState.PLANNED, None, 0),
+        (ids[1], "2026-W48", LedgerState.SKIPPED, "missed: scheduled for ... (était)", 0),
+        (ids[0], "2026-W49", LedgerState.PLANNED, None, 0)]
     assert stored[0].scheduled_for == local and stored[0].scheduled_for.tzinfo is not None
     assert {r.created_at for r in stored} == {SLOT}
 
@@ -146,7 +147,7 @@ def test_a_claim_takes_over_rows_whose_sender_stopped_and_says_so_in_the_ledger(
     world.plan_due(Session(engine), start)
     with Session(engine) as session:
         first = ledger.claim(session, owner="otherhost:1:x", now=start, limit=10, lease_seconds=60, max_attempts=5)
-        assert session.exec(select(Digest.id).where(Digest.state == ledger.SENDING)).all()
+        assert session.exec(select(Digest.id).where(Digest.state == LedgerState.SENDING)).all()
         # Within the lease nothing is taken; after it, the same claim turns them unknown and takes them.
         assert ledger.claim(session, owner="me:2:y", now=start + timedelta(seconds=30), limit=10,
                             lease_seconds=60, max_attempts=5) == []
@@ -154,13 +155,13 @@ def test_a_claim_takes_over_rows_whose_sender_stopped_and_says_so_in_the_ledger(
                              lease_seconds=60, max_attempts=5)
         rows = session.exec(select(Digest).order_by(Digest.id)).all()
     assert sorted(c.digest_id for c in again) == sorted(c.digest_id for c in first)
-    assert {c.previous_state for c in again} == {ledger.UNKNOWN}
+    assert {c.previous_state for c in again} == {LedgerState.UNKNOWN}
     # An unknown row is resent once: the resend is counted (not folded into its attempts, which
     # grow by one as for any try), and its Message-ID is kept.
     assert {c.attempts for c in again} == {2}
     assert {c.message_id for c in again} == {c.message_id for c in first}
     assert {(r.state, r.lease_owner, r.last_error, r.unknown_resends) for r in rows} == {
-        (ledger.SENDING, "me:2:y", "sender otherhost:1:x stopped while sending (lease expired)", 1)}
+        (LedgerState.SENDING, "me:2:y", "sender otherhost:1:x stopped while sending (lease expired)", 1)}
 
 
 def test_quiet_week_note_goes_out_instead_of_a_skip_when_enabled(engine, settings, tmp_path):

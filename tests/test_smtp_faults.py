@@ -9,10 +9,12 @@ import pytest
 
 from digest.errors import ConfigError
 from digest.mailers.smtp import SMTPMailer, classify
-from digest.types import DEFERRED, FAILED, REJECTED, SENT, UNKNOWN
+from digest.types import Outcome
 from smtp_helpers import SMTPServer, free_port, make_certificate
 from smtp_sink import MinimalSMTP, ThreadedSink
 from test_mailers import outgoing
+
+DEFERRED, FAILED, REJECTED, SENT, UNKNOWN = Outcome.DEFERRED, Outcome.FAILED, Outcome.REJECTED, Outcome.SENT, Outcome.UNKNOWN
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "one-command-at-a-time"])

@@ -14,10 +14,12 @@ from digest.mailers import get_mailer
 from digest.mailers.smtp import SMTPMailer
 from digest.models import Digest
 from digest.pipeline import Pipeline
-from digest.types import DEFERRED, SENT, UNKNOWN
+from digest.types import Outcome
 from smtp_sink import SinkLog, ThreadedSink, stalling
 from test_mailers import outgoing
 from tests.pipeline_helpers import SLOT, add_people, load_articles, make_article
+
+DEFERRED, SENT, UNKNOWN = Outcome.DEFERRED, Outcome.SENT, Outcome.UNKNOWN
 
 TIMEOUT = 0.5  # each stall costs one; healthy replies on loopback take milliseconds, even on a busy machine
 

@@ -28,7 +28,7 @@ def serve(app: App, host: str, port: int) -> None:
     from ..web.security import MIN_STAFF_TOKEN, is_loopback_address, uvicorn_log_config
 
     settings = app.settings
-    token = getattr(settings, "staff_token", None)
+    token = settings.staff_token
     if not is_loopback_address(host):
         if not token:
             fail(f"--host {host} is reachable from other machines, and the staff preview shows subscriber data: "

@@ -95,14 +95,14 @@ def add_command(ctx, email, name, companies, segments, double_opt_in, resubscrib
     """Add one subscriber."""
     settings = _settings(ctx)
     if double_opt_in is None:
-        double_opt_in = bool(getattr(settings, "double_opt_in", False))
+        double_opt_in = settings.double_opt_in
     given = {k: v for k, v in prefs.items() if v is not None}
     with _session(ctx) as session:
         was_suppressed = suppression_of(session, email) is not None
         subscriber = add_subscriber(
             session, email=email, name=name, companies=companies or None, segments=segments or None,
             double_opt_in=double_opt_in, resubscribe=resubscribe,
-            check_deliverability=bool(getattr(settings, "email_check_deliverability", False)), **given,
+            check_deliverability=settings.email_check_deliverability, **given,
         )
         session.commit()
         row = subscriber_dicts(session, [subscriber])[0]
@@ -133,13 +133,13 @@ def import_command(ctx, files, resubscribe, double_opt_in, dry_run, as_json):
     FILE:LINE: column: problem, and the exit code is then 1. Importing again changes nothing."""
     settings = _settings(ctx)
     if double_opt_in is None:
-        double_opt_in = bool(getattr(settings, "double_opt_in", False))
+        double_opt_in = settings.double_opt_in
     report, seen = ImportReport(), {}
     with _session(ctx) as session:
         for path in files:
             try:
                 import_csv(session, path, resubscribe=resubscribe, double_opt_in=double_opt_in, report=report, seen=seen,
-                           check_deliverability=bool(getattr(settings, "email_check_deliverability", False)))
+                           check_deliverability=settings.email_check_deliverability)
             except OSError as exc:
                 raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
         if dry_run:

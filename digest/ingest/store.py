@@ -10,8 +10,10 @@ from sqlmodel import Session, select
 from ..errors import InputError
 from ..models import Article, ArticleCompany, ArticleSegment, Company, CompanyAlias, Segment, utcnow
 from ..names import SEGMENT_SEPARATOR, alias_key, slugify
+from ..text import clean_input
+from ..types import ArticleData
 from .reading import Rejected, read_records
-from .validate import ArticleIn, _clean, validate_article
+from .validate import validate_article
 
 
 @dataclass
@@ -62,7 +64,7 @@ class NameStore:
                 other = self.session.get(Company, row.company_id)
                 raise InputError("alias", f"{alias!r} already names the company {other.name!r}")
             return False
-        self.session.add(CompanyAlias(key=key, alias=_clean(alias), company_id=company.id))
+        self.session.add(CompanyAlias(key=key, alias=clean_input(alias), company_id=company.id))
         self.session.flush()
         self._companies[key] = company
         return True
@@ -81,7 +83,7 @@ class NameStore:
         return found
 
 
-def store_article(session: Session, store: NameStore, item: ArticleIn) -> bool:
+def store_article(session: Session, store: NameStore, item: ArticleData) -> bool:
     """Insert or update one article by url; returns True when it was new."""
     article = session.exec(select(Article).where(Article.url == item.url)).first()
     created = article is None
@@ -131,7 +133,7 @@ def ingest_files(session: Session, paths, *, progress=None) -> IngestReport:
     one record per savepoint, so the records around the refused one are stored all the same.
     """
     report = IngestReport()
-    valid: dict[str, tuple[str, int, ArticleIn]] = {}
+    valid: dict[str, tuple[str, int, ArticleData]] = {}
     for path in paths:
         records, errors = read_records(path)
         rejected = list(errors)

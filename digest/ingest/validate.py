@@ -3,44 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from ..errors import InputError
-from ..names import SEGMENT_SEPARATOR, alias_key, slugify
-
-# C0 controls other than tab and newline, and DEL: never meaningful in a title or a note, and
-# PostgreSQL refuses NUL in text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_SPACES = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class ArticleIn:
-    """A validated article record, ready to store."""
-
-    url: str
-    title: str
-    summary: str
-    published_at: datetime
-    category: str
-    region: str
-    read_minutes: int
-    companies: tuple[str, ...]
-    segments: tuple[str, ...]
-    tags: tuple[str, ...]
-    novelty: int
-    novelty_note: str
-    significance: int
-    significance_note: str
-    related: tuple[str, ...]
-
-
-def _clean(value: str, *, one_line: bool = True) -> str:
-    value = _CONTROL.sub(" " if one_line else "", value)
-    return _SPACES.sub(" ", value).strip() if one_line else value.strip()
-
+from ..names import alias_key, segment_name, segment_parts, slugify
+from ..text import INPUT_CONTROLS, clean_input
+from ..types import ArticleData
 
 def _kind(value) -> str:
     """The JSON name of a value's type, for messages."""
@@ -88,7 +57,7 @@ def _text(obj: dict, key: str, *, required: bool = False, one_line: bool = True,
         return ""
     if not isinstance(value, str):
         raise InputError(key, f"must be a string, not {_kind(value)}")
-    value = _clean(_real_text(key, value), one_line=one_line)
+    value = clean_input(_real_text(key, value), one_line=one_line)
     if required and not value:
         raise InputError(key, "must not be empty")
     if len(value) > limit:
@@ -107,7 +76,7 @@ def _url(value, key: str) -> str:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
     except ValueError as exc:
         raise InputError(key, f"{_show(value)} is not a valid URL: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or _CONTROL.search(value) or " " in value:
+    if parts.scheme not in ("http", "https") or not parts.hostname or INPUT_CONTROLS.search(value) or " " in value:
         raise InputError(key, f"must be an http(s) URL, not {_show(value)}")
     return value
 
@@ -120,9 +89,9 @@ def _names(obj: dict, key: str) -> tuple[str, ...]:
         raise InputError(key, f"must be a list of strings, not {_kind(value)}")
     out: list[str] = []
     for i, item in enumerate(value):
-        if not isinstance(item, str) or not _clean(item):
+        if not isinstance(item, str) or not clean_input(item):
             raise InputError(f"{key}[{i}]", f"must be a non-empty string, not {_show(item)}")
-        item = _clean(_real_text(f"{key}[{i}]", item))
+        item = clean_input(_real_text(f"{key}[{i}]", item))
         if len(item) > 200:
             raise InputError(f"{key}[{i}]", "is longer than 200 characters")
         if item not in out:
@@ -139,10 +108,10 @@ def _company_name(name: str, key: str) -> str:
 
 
 def _segment_name(raw: str, key: str) -> str:
-    parts = [p.strip() for p in raw.replace("·", SEGMENT_SEPARATOR).split(SEGMENT_SEPARATOR.strip())]
+    parts = segment_parts(raw)
     if any(not p for p in parts):
         raise InputError(key, f"segment {raw!r} has an empty part; write 'Parent · Child'")
-    full = SEGMENT_SEPARATOR.join(parts)
+    full = segment_name(parts)
     if len(full) > 300:
         raise InputError(key, "is longer than 300 characters with ' · ' between its parts")
     return full
@@ -182,7 +151,7 @@ def _published(raw_time) -> datetime:
     return published
 
 
-def validate_article(obj: object) -> ArticleIn:
+def validate_article(obj: object) -> ArticleData:
     """Check one record against the article format; raise InputError naming the field."""
     if not isinstance(obj, dict):
         raise InputError("record", f"must be a JSON object, not {_kind(obj)}")
@@ -202,7 +171,7 @@ def validate_article(obj: object) -> ArticleIn:
     related = tuple(dict.fromkeys(_url(u, f"related[{i}]") for i, u in enumerate(related_raw)))
     novelty, novelty_note = _score(obj, "novelty")
     significance, significance_note = _score(obj, "significance")
-    return ArticleIn(
+    return ArticleData(
         url=url, title=title, summary=_text(obj, "summary", one_line=False, limit=20_000),
         published_at=published, category=_text(obj, "category", limit=200), region=_text(obj, "region", limit=100),
         read_minutes=minutes, companies=companies, segments=tuple(dict.fromkeys(segments)),

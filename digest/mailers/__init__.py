@@ -8,13 +8,13 @@ from importlib.metadata import entry_points
 from ..errors import ConfigError
 from .base import BaseMailer
 
-__all__ = ["BaseMailer", "get_mailer", "known_mailers", "load_mailer_class"]
+__all__ = ["BUILTIN", "BaseMailer", "get_mailer", "known_mailers", "load_mailer_class"]
 
 GROUP = "digest.mailers"
 
-# The project's own backends, used when the installed metadata does not (yet) list them, e.g. a
-# source checkout that was never installed or an entry added after the last install.
-_BUILTIN = {
+# The project's own backends. They are registered as entry points in pyproject.toml; this copy is
+# what a source checkout that was never installed finds. tests/test_mailers.py checks that the two agree.
+BUILTIN = {
     "console": "digest.mailers.console:ConsoleMailer",
     "file": "digest.mailers.file:FileMailer",
     "memory": "digest.mailers.memory:MemoryMailer",
@@ -25,7 +25,7 @@ _BUILTIN = {
 
 def known_mailers() -> dict[str, str]:
     """Every backend name and the object reference it loads, third-party entry points included."""
-    names = dict(_BUILTIN)
+    names = dict(BUILTIN)
     names.update({ep.name: ep.value for ep in entry_points(group=GROUP)})
     return names
 

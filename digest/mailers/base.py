@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
@@ -10,7 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import ConfigError
-from ..types import DEFERRED, FAILED, Outgoing, SendResult
+from ..types import Outcome, Outgoing, SendResult
 
 log = logging.getLogger("digest.mailers")
 
@@ -38,7 +39,13 @@ class BaseMailer:
     halted: bool = False
 
     def __init__(self, **options: Any) -> None:
-        self.options = options
+        # A subclass takes its own options and passes on the rest: anything left is a mistake
+        # (a misspelt option would otherwise be dropped without a word).
+        if options:
+            accepted = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
+                        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+            raise ConfigError(f"{type(self).__name__} does not take the option {', '.join(sorted(options))}; "
+                              f"it takes {', '.join(accepted) or 'none'}")
         self._opened = False
 
     @classmethod
@@ -109,10 +116,10 @@ class BaseMailer:
             raise
         except OSError as exc:
             # A network fault that escaped the backend: nothing says the message got through.
-            result = SendResult(DEFERRED, f"{type(exc).__name__}: {exc}")
+            result = SendResult(Outcome.DEFERRED, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # one message's surprise must not stop the others
             log.exception("mailer %s failed on message %s", type(self).__name__, message.key)
-            result = SendResult(FAILED, f"internal error: {type(exc).__name__}: {exc}")
+            result = SendResult(Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}")
         if not result.accepted:
             # DEBUG: the pipeline writes the one operator-facing line per failure.
             log.debug("send %s to %s: %s %s", message.key, message.recipient, result.status, result.detail)

@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import TextIO
 
-from ..types import SENT, Outgoing, SendResult
+from ..types import Outcome, Outgoing, SendResult
 from .base import BaseMailer
 
 
@@ -28,4 +28,4 @@ class ConsoleMailer(BaseMailer):
                 stream.write("\n")
             stream.write(f"{'-' * 79}\n")
             stream.flush()
-        return SendResult(SENT, "printed")
+        return SendResult(Outcome.SENT, "printed")

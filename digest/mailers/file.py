@@ -7,8 +7,9 @@ import re
 import tempfile
 from pathlib import Path
 
+from ..config import Settings
 from ..errors import ConfigError
-from ..types import SENT, Outgoing, SendResult
+from ..types import Outcome, Outgoing, SendResult
 from .base import BaseMailer
 
 
@@ -26,8 +27,8 @@ class FileMailer(BaseMailer):
         self.outbox = Path(outbox)
 
     @classmethod
-    def from_settings(cls, settings) -> "FileMailer":
-        return cls(outbox=getattr(settings, "outbox", "outbox"))
+    def from_settings(cls, settings: Settings) -> "FileMailer":
+        return cls(outbox=settings.outbox)
 
     def open(self) -> bool:
         """Make the outbox and prove a message can be written there: an outbox that refuses
@@ -59,4 +60,4 @@ class FileMailer(BaseMailer):
             except OSError:
                 pass
             raise
-        return SendResult(SENT, f"written to {target}")
+        return SendResult(Outcome.SENT, f"written to {target}")

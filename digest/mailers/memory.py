@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
-from ..types import SENT, Outgoing, SendResult
+from ..types import Outcome, Outgoing, SendResult
 from .base import BaseMailer
 
 
@@ -30,7 +30,7 @@ class MemoryMailer(BaseMailer):
     def send_one(self, message: Outgoing) -> SendResult:
         with self._lock:
             pending = self.scripted.get(message.recipient)
-            result = pending.pop(0) if pending else SendResult(SENT, "kept in memory")
+            result = pending.pop(0) if pending else SendResult(Outcome.SENT, "kept in memory")
             if result.accepted:
                 self.outbox.append(message)
         return result

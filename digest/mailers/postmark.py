@@ -9,8 +9,9 @@ from email.parser import BytesParser
 
 import httpx
 
+from ..config import Settings
 from ..errors import ConfigError
-from ..types import DEFERRED, FAILED, REJECTED, SENT, UNKNOWN, Outgoing, SendResult
+from ..types import Outcome, Outgoing, SendResult
 from .base import BaseMailer
 
 # Headers the provider must pass through as given; it writes the envelope ones itself.
@@ -19,7 +20,7 @@ PASSED_HEADERS = ("Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "Li
 # Postmark ErrorCode -> outcome. Codes about the account, token or sender are the operator's to
 # fix, so they raise ConfigError instead of failing message after message.
 _CONFIG_CODES = {10: "bad or missing server token", 400: "sender signature not found", 401: "sender signature not confirmed", 405: "not allowed to send", 412: "account pending approval", 413: "account may not send"}
-_STATUS_BY_CODE = {406: REJECTED, 300: FAILED, 429: DEFERRED}
+_STATUS_BY_CODE = {406: Outcome.REJECTED, 300: Outcome.FAILED, 429: Outcome.DEFERRED}
 
 
 def idempotency_key(key: str) -> str:
@@ -56,14 +57,14 @@ def parse_reply(status_code: int, body) -> SendResult:
     error_code = body.get("ErrorCode")
     message = str(body.get("Message", "")).strip()
     if status_code == 200 and error_code in (0, None):
-        return SendResult(SENT, f"accepted as {body.get('MessageID', '?')}", status_code)
+        return SendResult(Outcome.SENT, f"accepted as {body.get('MessageID', '?')}", status_code)
     if status_code == 401 or error_code in _CONFIG_CODES:
         what = _CONFIG_CODES.get(error_code, "unauthorized")
         raise ConfigError(f"the mail provider refused the request ({what}): {message}; check DIGEST_POSTMARK_TOKEN and the From address")
     detail = f"HTTP {status_code} ErrorCode {error_code}: {message}".strip()
     if status_code == 429 or status_code >= 500:
-        return SendResult(DEFERRED, detail, status_code)
-    return SendResult(_STATUS_BY_CODE.get(error_code, FAILED), detail, status_code)
+        return SendResult(Outcome.DEFERRED, detail, status_code)
+    return SendResult(_STATUS_BY_CODE.get(error_code, Outcome.FAILED), detail, status_code)
 
 
 class PostmarkMailer(BaseMailer):
@@ -78,14 +79,14 @@ class PostmarkMailer(BaseMailer):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings) -> "PostmarkMailer":
+    def from_settings(cls, settings: Settings) -> "PostmarkMailer":
         return cls(
-            token=getattr(settings, "postmark_token", None),
-            url=getattr(settings, "postmark_url", "https://api.postmarkapp.com"),
-            stream=getattr(settings, "postmark_stream", "broadcast"),
-            timeout=getattr(settings, "postmark_timeout", getattr(settings, "smtp_timeout", 30.0)),
-            connections=getattr(settings, "postmark_connections", 1),
-            rate_limit=getattr(settings, "postmark_rate_limit", 0.0),
+            token=settings.postmark_token,
+            url=settings.postmark_url,
+            stream=settings.postmark_stream,
+            timeout=settings.postmark_timeout,
+            connections=settings.postmark_connections,
+            rate_limit=settings.postmark_rate_limit,
         )
 
     def open(self) -> bool:
@@ -120,10 +121,10 @@ class PostmarkMailer(BaseMailer):
         except httpx.ReadTimeout as exc:
             # The whole request went out and no reply came: the provider may have taken it. (Its
             # Idempotency-Key lets a provider that honours it drop a resend.)
-            return SendResult(UNKNOWN, f"no reply within {self.timeout:g} s after the request was sent; "
+            return SendResult(Outcome.UNKNOWN, f"no reply within {self.timeout:g} s after the request was sent; "
                                        f"the provider may have accepted it ({type(exc).__name__}: {exc})")
         except httpx.TransportError as exc:
-            return SendResult(DEFERRED, f"{type(exc).__name__}: {exc}")
+            return SendResult(Outcome.DEFERRED, f"{type(exc).__name__}: {exc}")
         try:
             body = response.json()
         except ValueError:

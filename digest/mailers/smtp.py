@@ -10,9 +10,10 @@ import ssl
 import time
 from functools import lru_cache
 
+from ..config import Settings, check_setting
 from ..errors import ConfigError
 from ..message import needs_smtputf8
-from ..types import DEFERRED, FAILED, REJECTED, SENT, UNKNOWN, Outgoing, SendResult
+from ..types import Outcome, Outgoing, SendResult
 from .base import BaseMailer, Lane
 
 log = logging.getLogger("digest.mailers")
@@ -48,10 +49,10 @@ def classify(code: int, reply: bytes, *, recipient_stage: bool) -> SendResult:
     enhanced = match.group(0).decode("ascii") if match else None
     detail = f"{code} {text}".strip()
     if 400 <= code < 500:
-        return SendResult(DEFERRED, detail, code, enhanced)
+        return SendResult(Outcome.DEFERRED, detail, code, enhanced)
     if recipient_stage and enhanced and enhanced.startswith("5.1.") and enhanced not in _SENDER_PROBLEMS:
-        return SendResult(REJECTED, detail, code, enhanced)
-    return SendResult(FAILED, detail, code, enhanced)
+        return SendResult(Outcome.REJECTED, detail, code, enhanced)
+    return SendResult(Outcome.FAILED, detail, code, enhanced)
 
 
 class _Retry(Exception):
@@ -117,10 +118,7 @@ class SMTPConnection:
         self.stopped_until = 0.0
         self.username, self.password = username, password
         self.helo, self.ssl_context = helo, ssl_context
-        try:
-            self._connect = SECURITY[security]
-        except KeyError:
-            raise ConfigError(f"DIGEST_SMTP_SECURITY must be one of {', '.join(SECURITY)}, not {security!r}") from None
+        self._connect = SECURITY[security]  # checked by SMTPMailer against the setting's rule
         self.smtp: smtplib.SMTP | None = None
         self.connect_failures = 0
         self.down_until = 0.0
@@ -181,10 +179,10 @@ class SMTPConnection:
 
     def send(self, message: Outgoing) -> SendResult:
         if self.stopped:
-            return SendResult(DEFERRED, f"not tried: {self.host}:{self.port} stopped answering "
+            return SendResult(Outcome.DEFERRED, f"not tried: {self.host}:{self.port} stopped answering "
                                         f"({self.stalls} timeouts in a row)")
         if self.down_until and time.monotonic() < self.down_until:
-            return SendResult(DEFERRED, f"not tried: {self.host}:{self.port} was unreachable moments ago")
+            return SendResult(Outcome.DEFERRED, f"not tried: {self.host}:{self.port} was unreachable moments ago")
         for _ in range(2):
             fresh = self.smtp is None
             if fresh:
@@ -200,7 +198,7 @@ class SMTPConnection:
                         if self.connect_failures >= self.max_connect_failures:
                             self.down_until = time.monotonic() + self.down_seconds
                     code = getattr(exc, "smtp_code", None)
-                    return SendResult(DEFERRED, f"cannot connect to {self.host}:{self.port}: {exc}", code)
+                    return SendResult(Outcome.DEFERRED, f"cannot connect to {self.host}:{self.port}: {exc}", code)
                 self.connect_failures, self.down_until = 0, 0.0
             stalls = self.stalls
             try:
@@ -213,13 +211,13 @@ class SMTPConnection:
                 if _timed_out(exc):
                     # Before the end of the data: the server cannot have a whole message to deliver.
                     self._stalled()
-                    return SendResult(DEFERRED, f"timed out after {self.timeout:g} s: {exc}")
+                    return SendResult(Outcome.DEFERRED, f"timed out after {self.timeout:g} s: {exc}")
                 # Lost after the data, before the reply: the server may have the message (see docs).
-                return SendResult(DEFERRED, f"connection lost: {exc}")
+                return SendResult(Outcome.DEFERRED, f"connection lost: {exc}")
             if result.code is not None and self.stalls == stalls:
                 self.stalls = 0  # the server answered this whole transaction: the run of timeouts is over
             return result
-        return SendResult(DEFERRED, "connection lost twice before the message was sent")
+        return SendResult(Outcome.DEFERRED, "connection lost twice before the message was sent")
 
     def _transaction(self, message: Outgoing, *, retry_allowed: bool) -> SendResult:
         smtp = self.smtp
@@ -229,12 +227,12 @@ class SMTPConnection:
         if data.count(b"\n") != pairs or data.count(b"\r") != pairs:
             data = _BARE_LF.sub(b"\r\n", data)  # only for foreign callers: build_message writes CRLF
         if any(c in address for address in (message.sender, message.recipient) for c in "\r\n"):
-            return SendResult(FAILED, f"the address {message.recipient!r} or {message.sender!r} holds a line break")
+            return SendResult(Outcome.FAILED, f"the address {message.recipient!r} or {message.sender!r} holds a line break")
         options = []
         if message.smtputf8 or needs_smtputf8(message.recipient) or needs_smtputf8(message.sender):
             if not smtp.has_extn("smtputf8"):
                 return SendResult(
-                    FAILED,
+                    Outcome.FAILED,
                     f"the address {message.recipient!r} needs SMTPUTF8, which {self.host}:{self.port} does not offer",
                 )
             options.append("SMTPUTF8")
@@ -282,14 +280,14 @@ class SMTPConnection:
             # it now (RFC 5321 gives it 10 minutes), so a retry could deliver it twice.
             self.close()
             self._stalled()
-            return SendResult(UNKNOWN, f"no reply within {self.data_timeout:g} s after the whole message was sent; "
+            return SendResult(Outcome.UNKNOWN, f"no reply within {self.data_timeout:g} s after the whole message was sent; "
                                        "the server may have accepted it")
         finally:
             if smtp.sock is not None:
                 smtp.sock.settimeout(self.timeout)
         smtp.command_encoding = "ascii"
         if code == 250:
-            return SendResult(SENT, reply.decode("utf-8", "replace").strip(), code)
+            return SendResult(Outcome.SENT, reply.decode("utf-8", "replace").strip(), code)
         if code == 421:
             self.close()
         return classify(code, reply, recipient_stage=True)
@@ -383,14 +381,11 @@ class SMTPMailer(BaseMailer):
         **options,
     ) -> None:
         super().__init__(**options)
-        if security not in SECURITY:
-            raise ConfigError(f"DIGEST_SMTP_SECURITY must be one of {', '.join(SECURITY)}, not {security!r}")
-        if int(connections) < 1:
-            raise ConfigError(f"DIGEST_SMTP_CONNECTIONS must be at least 1, not {connections!r}")
-        if int(stall_limit) < 0:
-            raise ConfigError(f"DIGEST_SMTP_STALL_LIMIT must be 0 (no breaker) or more, not {stall_limit!r}")
-        if not float(data_timeout) > 0:
-            raise ConfigError(f"DIGEST_SMTP_DATA_TIMEOUT must be a number of seconds above 0, not {data_timeout!r}")
+        # The rules of the settings, so a mailer built by hand is held to them too (Settings already was).
+        security = check_setting("smtp_security", security)
+        connections = check_setting("smtp_connections", connections)
+        stall_limit = check_setting("smtp_stall_limit", stall_limit)
+        data_timeout = check_setting("smtp_data_timeout", data_timeout)
         self.host, self.port, self.security = host, int(port), security
         self.username, self.password = username, password
         self.timeout, self.connections = float(timeout), int(connections)
@@ -401,20 +396,20 @@ class SMTPMailer(BaseMailer):
         self._lanes: list[SMTPConnection] = []
 
     @classmethod
-    def from_settings(cls, settings) -> "SMTPMailer":
+    def from_settings(cls, settings: Settings) -> "SMTPMailer":
         return cls(
-            host=getattr(settings, "smtp_host", "localhost"),
-            port=getattr(settings, "smtp_port", 25),
-            security=getattr(settings, "smtp_security", "none"),
-            username=getattr(settings, "smtp_username", None),
-            password=getattr(settings, "smtp_password", None),
-            timeout=getattr(settings, "smtp_timeout", 30.0),
-            data_timeout=getattr(settings, "smtp_data_timeout", 600.0),
-            stall_limit=getattr(settings, "smtp_stall_limit", 2),
-            connections=getattr(settings, "smtp_connections", 1),
-            rate_limit=getattr(settings, "smtp_rate_limit", 0.0),
-            helo=getattr(settings, "smtp_helo", None),
-            cafile=getattr(settings, "smtp_cafile", None),
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout=settings.smtp_timeout,
+            data_timeout=settings.smtp_data_timeout,
+            stall_limit=settings.smtp_stall_limit,
+            connections=settings.smtp_connections,
+            rate_limit=settings.smtp_rate_limit,
+            helo=settings.smtp_helo,
+            cafile=settings.smtp_cafile,
         )
 
     def open(self) -> bool:

@@ -40,10 +40,10 @@ class SelectionOptions:
     @classmethod
     def from_settings(cls, settings) -> "SelectionOptions":
         return cls(
-            lookback_days=int(getattr(settings, "lookback_days", 7)),
-            weight_novelty=float(getattr(settings, "weight_novelty", 1.0)),
-            weight_significance=float(getattr(settings, "weight_significance", 2.0)),
-            max_per_company=int(getattr(settings, "max_company_articles", 3)),
+            lookback_days=settings.lookback_days,
+            weight_novelty=settings.weight_novelty,
+            weight_significance=settings.weight_significance,
+            max_per_company=settings.max_company_articles,
         )
 
 
