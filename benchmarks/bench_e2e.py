@@ -95,7 +95,7 @@ def role_worker(url: str, smtp_port: int, concurrency: int) -> dict:
     from digest.db import make_engine
     from digest.mailers import get_mailer
     from digest.pipeline import Pipeline
-    from digest.worker import WorkerOptions, run_worker
+    from digest.executors import WorkerOptions, run_worker
 
     settings = _settings(url, smtp_port)
     pipeline = Pipeline(make_engine(url), settings)
@@ -112,7 +112,7 @@ def role_inline(url: str, smtp_port: int, as_of: str) -> dict:
     from digest.db import make_engine
     from digest.mailers import get_mailer
     from digest.pipeline import Pipeline
-    from digest.worker import run_inline
+    from digest.executors import run_inline
 
     settings = _settings(url, smtp_port)
     pipeline = Pipeline(make_engine(url), settings)
@@ -153,7 +153,7 @@ def main() -> None:
 
     from digest.db import make_engine, upgrade
     from digest.pipeline import Pipeline
-    from digest.worker import enqueue_due, ensure_queue_schema
+    from digest.executors import enqueue_due, ensure_queue_schema
     from tests.worker_helpers import AS_OF, build_world
 
     executor = args.executor or ("queue" if args.database == "postgresql" else "inline")

@@ -88,16 +88,6 @@ class Settings:
         return Settings(**values)
 
 
-def check_setting(name: str, value):
-    """value checked by the rule load_settings applies to the setting `name`, for code that is given
-    its parts without a Settings (a mailer built by hand); the normalized value, or the ConfigError
-    load_settings would raise."""
-    try:
-        return RULES[name](value) if value is not None and name in RULES else value
-    except _Invalid as exc:
-        raise ConfigError(f"{_env_name(name)} must be {exc}, not {value!r}") from None
-
-
 # Environment names that do not follow DIGEST_<FIELD> exactly.
 _ENV_ALIASES = {"from_address": "DIGEST_FROM"}
 

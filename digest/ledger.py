@@ -9,6 +9,7 @@ but did not hand over, exactly as it was.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from .db import autocommit_connection, begin_write
 from .message import make_message_id
 from .models import Digest, DigestItem, stored_utc, utcnow
 from .types import LedgerState
+
+log = logging.getLogger("digest.ledger")
 
 FINAL_STATES = (LedgerState.SENT, LedgerState.FAILED, LedgerState.SKIPPED)
 
@@ -289,6 +292,19 @@ def _retry_due(now: datetime, max_attempts: int, resend_unknown: bool):
     return sa.or_(sa.and_(Digest.state == LedgerState.DEFERRED, Digest.attempts < max_attempts,
                           sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)),
                   *([sa.and_(Digest.state == LedgerState.UNKNOWN, Digest.unknown_resends < 1)] if resend_unknown else []))
+
+
+def new_rows(session: Session, *, since: datetime) -> tuple[int, int]:
+    """(rows planned, rows recorded as missed) since `since`; each missed slot (older than
+    DIGEST_GRACE_HOURS when the pass ran) is logged as a warning."""
+    rows = session.exec(select(Digest.id, Digest.subscriber_id, Digest.period, Digest.state, Digest.skip_reason)
+                        .where(Digest.created_at >= since)).all()
+    missed = 0
+    for _id, subscriber_id, period, state, reason in rows:
+        if state == LedgerState.SKIPPED and (reason or "").startswith("missed:"):
+            missed += 1
+            log.warning("subscriber %s, period %s skipped: %s", subscriber_id, period, reason)
+    return len(rows), missed
 
 
 def sendable_clause(now: datetime, max_attempts: int, resend_unknown: bool):

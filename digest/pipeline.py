@@ -46,6 +46,12 @@ class RunCounts:
     # Every connection stopped (the stall breaker): the rest was released for the next run.
     halted: bool = False
 
+    def add(self, other: "RunCounts") -> None:
+        """Add another lane's counts to these."""
+        for name in ("due", "sent", "skipped", "failed", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.halted = self.halted or other.halted
+
     def as_json(self) -> dict:
         data = asdict(self)
         if not data.pop("halted"):
@@ -197,6 +203,13 @@ class Pipeline:
             session.commit()
         return added
 
+    def warm(self) -> None:
+        """Compile the templates once before threads share the renderer (its lazy first compile is not
+        thread-safe: a second thread can see it half done)."""
+        refresh = getattr(self.renderer, "refresh", None)
+        if refresh is not None:
+            refresh()
+
     def preflight(self, mailer=None) -> None:
         """Check what would stop every digest, before anything is planned or claimed.
 
@@ -231,7 +244,6 @@ class Pipeline:
         `stop()` says so). `counts`, when given, is filled in place (still right when an exception
         ends the pass)."""
         counts = RunCounts() if counts is None else counts
-        owner = owner_id()
         if not dry_run:
             self.preflight(mailer)
         with sending_session(self.engine) as session:
@@ -242,14 +254,24 @@ class Pipeline:
             self.plan_due(session, as_of, since=since)
             total = ledger.pending_count(session, as_of, self.settings.max_attempts, self.settings.resend_unknown)
 
-            def report():
-                progress(counts.sent + counts.skipped + counts.failed + counts.deferred, max(total, counts.due))
+        def report():
+            progress(counts.sent + counts.skipped + counts.failed + counts.deferred, max(total, counts.due))
+        return self.drain(mailer, as_of, batch_size=batch_size, stop=stop, counts=counts,
+                          on_progress=report if progress else None)
+
+    def drain(self, mailer, as_of: datetime, *, batch_size: int = 50, stop: Callable[[], bool] | None = None,
+              counts: RunCounts | None = None, on_progress: Callable[[], None] | None = None) -> RunCounts:
+        """The one due-pass loop (send --due, each inline lane): claim a batch of what is due, build,
+        send and record it, and again, until nothing is left, stop() says so or every connection of
+        the mailer stopped. One lease owner and one session for the whole loop."""
+        counts = RunCounts() if counts is None else counts
+        owner = owner_id()
+        with sending_session(self.engine) as session:
             while not (stop and stop()):
                 claims = self.claim(session, owner, as_of, limit=batch_size)
                 if not claims:
                     break
-                self.process(session, mailer, claims, owner, as_of, counts, stop=stop,
-                             on_progress=report if progress else None)
+                self.process(session, mailer, claims, owner, as_of, counts, stop=stop, on_progress=on_progress)
                 if getattr(mailer, "halted", False):
                     # Claiming again would only release the same rows again: stop, and let the
                     # next run (cron, the scheduler) find the server answering.

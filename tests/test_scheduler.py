@@ -24,7 +24,7 @@ from digest.models import Digest
 from digest.pipeline import Pipeline
 from digest.scheduler import JOB_ID, DueScheduler
 from digest.schedule import zone
-from digest.worker import enqueue_due, run_inline
+from digest.executors import enqueue_due, run_inline
 from tests.conftest import ROOT
 from tests.pipeline_helpers import add_people, load_articles
 
@@ -136,7 +136,7 @@ def test_a_slot_missed_beyond_the_grace_period_is_recorded_as_skipped_and_logged
     pipeline = Pipeline(engine, Settings(database_url=sqlite_url, secret_key="k", grace_hours=6))
     MemoryMailer.reset()
     # Monday 08:00 Berlin was 07:00 UTC, 13 h before this run; Pago Pago's was 19:00 UTC, 1 h before.
-    with caplog.at_level(logging.WARNING, logger="digest.worker"):
+    with caplog.at_level(logging.WARNING, logger="digest.ledger"):
         counts = run_inline(pipeline, MemoryMailer, datetime(2026, 11, 23, 20, 0, tzinfo=UTC))
     assert counts.sent == 1 and [m.recipient for m in MemoryMailer.outbox] == ["ontime@example.com"]
     with Session(engine) as session:

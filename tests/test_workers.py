@@ -21,7 +21,7 @@ from digest.errors import ConfigError
 from digest.mailers.memory import MemoryMailer
 from digest.models import Digest
 from digest.pipeline import Pipeline
-from digest.worker import WorkerOptions, enqueue_due, ensure_queue_schema, queue_stats, run_inline
+from digest.executors import WorkerOptions, enqueue_due, ensure_queue_schema, queue_stats, run_inline
 from tests.conftest import ROOT, create_postgres_database, drop_postgres_database, require_postgres
 from tests.smtp_helpers import SMTPServer
 from tests.worker_helpers import AS_OF, build_world
@@ -226,7 +226,7 @@ def test_one_job_per_digest_and_jobs_of_the_older_one_digest_form_are_still_run(
 def test_a_batch_job_sends_what_it_can_claim_and_asks_to_be_retried_for_a_row_held_elsewhere(pg_url):
     import sqlalchemy as sa
 
-    from digest.worker import Busy, DigestJob
+    from digest.executors import Busy, DigestJob
 
     engine = make_engine(pg_url)
     build_world(engine, subscribers=6)

@@ -159,7 +159,7 @@ def init(app: App, as_json: bool) -> None:
     """Create or upgrade the database schema (Alembic migrations; on PostgreSQL also the job queue's)."""
     from ..db import _safe, upgrade
 
-    from ..worker import ensure_queue_schema, is_postgres
+    from ..executors import ensure_queue_schema, is_postgres
 
     revision = upgrade(app.settings.database_url)
     result = {"database": _safe(app.settings.database_url), "revision": revision}

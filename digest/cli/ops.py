@@ -13,7 +13,7 @@ from . import App, emit, handle_errors, json_option, main, parse_time
 
 
 def _options(app: App, **overrides):
-    from ..worker import WorkerOptions
+    from ..executors import WorkerOptions
 
     options = WorkerOptions.from_settings(app.settings)
     changes = {k: v for k, v in overrides.items() if v is not None}
@@ -43,7 +43,7 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
     and exits 0. --json prints one JSON object per pass.
     """
     from ..scheduler import DueScheduler, interval_from_settings
-    from ..worker import due_pass
+    from ..executors import due_pass
 
     options = _options(app)
     every, grace = interval_from_settings(app.settings)
@@ -81,7 +81,7 @@ def worker(app: App, processes: int | None, concurrency: int | None, burst: bool
     the jobs of a worker that was killed are taken over by another after
     DIGEST_WORKER_STALLED_SECONDS.
     """
-    from ..worker import run_worker
+    from ..executors import run_worker
 
     options = _options(app, processes=processes, concurrency=concurrency)
     if options.processes > 1:
