@@ -26,11 +26,13 @@ PACKAGES = ("digest", "subscribers")
 EDGES = ("digest.cli", "digest.web", "digest.scheduler", "digest.worker", "digest.executors", "digest.__main__")
 # Edges that may use the reader-records layer (they serve readers and operators).
 MAY_IMPORT_SUBSCRIBERS = ("digest.cli", "digest.web")
-# Third-party modules slow to import or needed by one command only; imported where used, with a comment.
-ALLOWED_LAZY = ("dkim", "uvicorn", "alembic", "procrastinate", "mjml", "premailer", "rich", "email_validator")
+# Modules slow to import and needed by one command or path only; imported where used, with a comment.
+# digest.web is the FastAPI app: `digest serve` alone loads it, so other commands start without it.
+ALLOWED_LAZY = ("dkim", "uvicorn", "alembic", "procrastinate", "mjml", "premailer", "rich", "email_validator",
+                "digest.web")
 # Left to rules of their own for now: the web app is being split (its exemption goes after that).
 NOT_CHECKED_FOR_SIZE = ("digest.migrations", "digest.web")
-NOT_CHECKED_FOR_LAZY = ("digest.web", "digest.cli")
+NOT_CHECKED_FOR_LAZY = ("digest.web",)
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80
 

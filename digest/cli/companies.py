@@ -7,7 +7,9 @@ from collections import defaultdict
 import click
 from sqlmodel import Session, select
 
-from . import App, emit, handle_errors, json_option, main
+from ..ingest import load_aliases
+from ..models import Company, CompanyAlias
+from .common import App, emit, handle_errors, json_option, main
 
 
 @main.group()
@@ -21,8 +23,6 @@ def companies() -> None:
 @handle_errors
 def list_companies(app: App, as_json: bool) -> None:
     """Every company with its aliases."""
-    from ..models import Company, CompanyAlias
-
     with Session(app.engine()) as session:
         aliases = defaultdict(list)
         for alias in session.exec(select(CompanyAlias)):
@@ -45,8 +45,6 @@ def alias(app: App, name: str, aliases: tuple[str, ...], as_json: bool) -> None:
     Articles and follows that use an alias then mean the company: `digest companies alias
     ByteDance 바이트댄스`. Register aliases before ingesting articles that use them.
     """
-    from ..ingest import load_aliases
-
     with Session(app.engine()) as session:
         added = load_aliases(session, {name: list(aliases)})
     emit({"company": name, "added": added}, as_json, f"{added} new alias(es) for {name}")

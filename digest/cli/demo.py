@@ -14,7 +14,12 @@ import click
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from . import EXIT_OK, EXIT_PARTIAL, App, emit, handle_errors, json_option, main
+from subscribers import import_csv
+
+from ..db import upgrade
+from ..ingest import ingest_files, load_aliases
+from ..models import Article
+from .common import EXIT_OK, EXIT_PARTIAL, App, emit, handle_errors, json_option, main
 
 # The seed data ships inside the package (pyproject.toml maps the repository's seeds/ there).
 SEEDS = Path(str(files("digest.seeds")))
@@ -23,8 +28,6 @@ SEEDS = Path(str(files("digest.seeds")))
 def seed_week_end(session: Session) -> datetime:
     """20:00 UTC the day after the newest article: every Monday 08:00 send on Earth has come by then
     (Pago Pago, UTC-11, is the last), so the simulated week's Monday digests cover the newest week."""
-    from ..models import Article
-
     latest = session.exec(select(sa.func.max(Article.published_at))).one()
     if latest is None:
         raise click.ClickException("no articles in the database: ingest some first")
@@ -53,10 +56,7 @@ def demo(app: App, articles: Path, subscribers_csv: Path, days: int, as_json: bo
     their own local send time, through the configured mailer (by default .eml files in outbox/).
     Run it again and nothing is sent twice.
     """
-    from subscribers import import_csv
 
-    from ..db import upgrade
-    from ..ingest import ingest_files, load_aliases
 
     say = (lambda *a, **k: None) if as_json else (lambda msg: click.echo(msg, err=True))
     upgrade(app.settings.database_url)

@@ -6,20 +6,19 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 
 import click
 
-from . import App, emit, handle_errors, json_option, main, parse_time
+from ..executors import WorkerOptions, due_pass, run_worker
+from ..scheduler import DueScheduler, interval_from_settings
+from .common import App, emit, handle_errors, json_option, main, parse_time
 
 
 def _options(app: App, **overrides):
-    from ..executors import WorkerOptions
-
     options = WorkerOptions.from_settings(app.settings)
     changes = {k: v for k, v in overrides.items() if v is not None}
     if changes:
-        from dataclasses import replace
-
         options = replace(options, **changes)
     return options
 
@@ -42,9 +41,6 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
     `digest worker` processes. SIGTERM or SIGINT finishes the message in flight, releases the rest
     and exits 0. --json prints one JSON object per pass.
     """
-    from ..scheduler import DueScheduler, interval_from_settings
-    from ..executors import due_pass
-
     options = _options(app)
     every, grace = interval_from_settings(app.settings)
     every = interval or every
@@ -81,8 +77,6 @@ def worker(app: App, processes: int | None, concurrency: int | None, burst: bool
     the jobs of a worker that was killed are taken over by another after
     DIGEST_WORKER_STALLED_SECONDS.
     """
-    from ..executors import run_worker
-
     options = _options(app, processes=processes, concurrency=concurrency)
     if options.processes > 1:
         sys.exit(_supervise(options.processes, concurrency, burst, mailer_name))

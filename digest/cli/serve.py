@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from . import EXIT_USAGE, App, fail, handle_errors, main
+from ..db import current_revision
+from .common import EXIT_USAGE, App, fail, handle_errors, main
 
 
 @main.command()
@@ -21,11 +22,11 @@ def serve(app: App, host: str, port: int) -> None:
     Every link in an email is DIGEST_BASE_URL plus a path of this app, so DIGEST_BASE_URL must be
     the address subscribers reach it at (usually a reverse proxy in front of it).
     """
-    import uvicorn
+    # The server and the web app (FastAPI) take ~0.4 s to import: only this command loads them.
+    import uvicorn  # (see above)
 
-    from ..db import current_revision
-    from ..web import create_app
-    from ..web.security import MIN_STAFF_TOKEN, is_loopback_address, uvicorn_log_config
+    from ..web import create_app  # (see above)
+    from ..web.security import MIN_STAFF_TOKEN, is_loopback_address, uvicorn_log_config  # (see above)
 
     settings = app.settings
     token = settings.staff_token

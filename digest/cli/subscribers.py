@@ -7,7 +7,7 @@ import sys
 import click
 from sqlmodel import Session
 
-from digest.cli import emit, handle_errors, json_option
+from digest.cli.common import emit, handle_errors, json_option
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from subscribers.csvio import ImportReport, export_csv, import_csv
