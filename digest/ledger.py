@@ -241,7 +241,8 @@ def mark_retry(session: Session, digest_id: int, owner: str, error: str, *, now:
 
 def mark_final(session: Session, digest_id: int, owner: str | None, state: str, reason: str, *,
                now: datetime) -> bool:
-    """Failed or skipped for good, with the reason."""
+    """Failed or skipped for good (or unknown, see mark_unknown), with the reason; False when `owner`
+    (unless None) no longer holds the row."""
     begin_write(session)
     row = session.get(Digest, digest_id, with_for_update=True)
     if row is None or (owner is not None and (row.state != LedgerState.SENDING or row.lease_owner != owner)):
@@ -354,15 +355,4 @@ def mark_unknown(session: Session, digest_id: int, owner: str, detail: str, *, n
     Not `deferred`: the server may be delivering it, so it is resent once at most (when
     `resend_unknown` is on, as claim() treats every unknown row) or left for an operator.
     """
-    begin_write(session)
-    row = _owned(session, digest_id, owner)
-    if row is None:
-        session.rollback()
-        return False
-    row.state = LedgerState.UNKNOWN
-    row.last_error = detail[:1000]
-    row.lease_owner = row.lease_expires_at = None
-    row.updated_at = now
-    session.add(row)
-    session.commit()
-    return True
+    return mark_final(session, digest_id, owner, LedgerState.UNKNOWN, detail, now=now)

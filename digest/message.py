@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .errors import ConfigError, DeliveryError
-from .text import LINE_BREAKS, header_text
+from .text import LINE_BREAKS, cut, header_text
 from .types import Rendered
 
 __all__ = [
@@ -80,16 +80,7 @@ _MAX_LINE = 76
 
 def _encoded_words(text: str) -> list[str]:
     """RFC 2047 base64 encoded words, cut between characters so none exceeds its length limit."""
-    words, chunk, size = [], [], 0
-    for ch in text:
-        n = len(ch.encode("utf-8", "surrogatepass"))
-        if size + n > _MAX_WORD_BYTES and chunk:
-            words.append("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(ch)
-        size += n
-    if chunk:
-        words.append("".join(chunk))
+    words = cut(text, _MAX_WORD_BYTES, lambda ch: len(ch.encode("utf-8", "surrogatepass")))
     return ["=?utf-8?b?" + binascii.b2a_base64(w.encode("utf-8"), newline=False).decode("ascii") + "?=" for w in words]
 
 

@@ -14,8 +14,9 @@ sent byte for byte:
 from __future__ import annotations
 
 import re
+from typing import Callable
 
-__all__ = ["clean", "header_text", "clean_input", "DISPLAY_CONTROLS", "LINE_BREAKS", "INPUT_CONTROLS"]
+__all__ = ["clean", "header_text", "clean_input", "cut", "DISPLAY_CONTROLS", "LINE_BREAKS", "INPUT_CONTROLS"]
 
 # C0/C1 controls and the bidi embeddings/overrides that can reorder what follows them; isolates
 # (U+2066..2069) and marks stay, because dir="auto" handles right-to-left text.
@@ -40,6 +41,22 @@ def clean(value: object) -> str:
 def header_text(value: str) -> str:
     """One line of header text: each run of control characters (CR and LF above all) becomes one space."""
     return LINE_BREAKS.sub(" ", value).strip()
+
+
+def cut(text: str, limit: int, size: Callable[[str], int]) -> list[str]:
+    """text in pieces of whole characters, each as large as fits in `limit` by `size` (a character's
+    bytes, display columns...); a character larger than the limit is a piece of its own."""
+    pieces, current, used = [], [], 0
+    for ch in text:
+        n = size(ch)
+        if used + n > limit and current:
+            pieces.append("".join(current))
+            current, used = [], 0
+        current.append(ch)
+        used += n
+    if current:
+        pieces.append("".join(current))
+    return pieces
 
 
 def clean_input(value: str, *, one_line: bool = True) -> str:

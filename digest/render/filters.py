@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from ..text import clean
+from ..text import clean, cut
 
 __all__ = ["clean", "shorten", "age_label", "safe_url", "escape_html", "wrap", "TEXT_WIDTH", "FILTERS"]
 
@@ -107,17 +107,7 @@ def _split_long(word: str, width: int) -> list[str]:
     """Break a word longer than the line (CJK runs, long tokens) by display width; URLs stay whole."""
     if word.startswith(("http://", "https://")) or _display_width(word) <= width:
         return [word]
-    pieces, current, used = [], [], 0
-    for ch in word:
-        w = 2 if not ch.isascii() and unicodedata.east_asian_width(ch) in "WF" else 1
-        if used + w > width and current:
-            pieces.append("".join(current))
-            current, used = [], 0
-        current.append(ch)
-        used += w
-    if current:
-        pieces.append("".join(current))
-    return pieces
+    return cut(word, width, lambda ch: 2 if not ch.isascii() and unicodedata.east_asian_width(ch) in "WF" else 1)
 
 
 @lru_cache(maxsize=4096)

@@ -109,18 +109,14 @@ class Selector:
     def _follows(self, reader: Reader) -> dict[str, str]:
         """The reader's follows as match key -> the name the reader followed, in key order."""
         named: dict[str, str] = {}
-        for name in reader.companies:
-            key = self._company_names.get(name)
-            if key is None:
-                key = self._company_names[name] = _COMPANY + company_key(name)
-            if key not in named or name < named[key]:
-                named[key] = name
-        for name in reader.segments:
-            key = self._segment_names.get(name)
-            if key is None:
-                key = self._segment_names[name] = _SEGMENT + segment_key(name)
-            if key not in named or name < named[key]:
-                named[key] = name
+        for names, keys, prefix, key_of in ((reader.companies, self._company_names, _COMPANY, company_key),
+                                            (reader.segments, self._segment_names, _SEGMENT, segment_key)):
+            for name in names:
+                key = keys.get(name)
+                if key is None:
+                    key = keys[name] = prefix + key_of(name)
+                if key not in named or name < named[key]:
+                    named[key] = name
         return {key: named[key] for key in sorted(named)}
 
     def select(
