@@ -24,7 +24,7 @@ from .follows import COMPANY, SEGMENT, NameIndex, follow_ids, follow_names
 from .preferences import day_name
 from .records import CREATED, RESUBSCRIBED, UNCHANGED, UPDATED, Suppressed, apply_record, build_record
 
-# The contract of DESIGN.md, in this order; then what export adds so that nothing is lost.
+# The import columns of the README's "Data formats", in this order; then what export adds so that nothing is lost.
 COLUMNS = ("email", "name", "companies", "segments", "timezone", "send_day", "send_hour", "frequency", "max_articles")
 EXPORT_COLUMNS = COLUMNS + ("status", "min_significance", "reading_budget", "paused_until")
 LIST_COLUMNS = ("companies", "segments")
