@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from . import ledger, queries
 from .config import Settings, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
-from .errors import ConfigError, NotFound
+from .errors import ConfigError, InputError, NotFound
 from .feedback import feedback_links
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
@@ -179,8 +179,13 @@ class Pipeline:
         grace = timedelta(hours=self.settings.grace_hours)
         due, missed, added = [], [], 0
         for subscriber_id, tz_name, send_day, send_hour, frequency in queries.sendable_schedules(session, as_of.date()):
-            slot = latest_slot(tz_name=tz_name, send_day=send_day, send_hour=send_hour, frequency=frequency,
-                               as_of=as_of)
+            try:
+                slot = latest_slot(tz_name=tz_name, send_day=send_day, send_hour=send_hour, frequency=frequency,
+                                   as_of=as_of)
+            except InputError as exc:  # a zone written to the database by hand, or retired by the tz database
+                log.warning("subscriber #%d is not planned: %s; fix it with `digest subscribers set`",
+                            subscriber_id, exc)
+                continue
             if since is not None and slot.scheduled_for < since:
                 continue
             row = {"subscriber_id": subscriber_id, "period": slot.period, "scheduled_for": slot.scheduled_for}

@@ -198,8 +198,11 @@ def _rows(source, report: ImportReport) -> Iterator[_Row]:
         bad = next(((i, m) for i in range(start, end) for m in [BAD_BYTE.search(lines[i])] if m), None)
         if bad:
             i, match = bad
-            reject(i + 1, bad_byte_error(lines[i], match.start(), match.start() + 1,
-                                        field="header" if columns is None else "encoding"))
+            error = bad_byte_error(lines[i], match.start(), match.start() + 1,
+                                   field="header" if columns is None else "encoding")
+            if i > start:  # a record spanning lines is reported at its first line, like every other record
+                error = error.replace(" at column ", f" on line {i + 1}, column ", 1)
+            reject(start + 1, error)
             if columns is None:
                 return
             continue

@@ -283,3 +283,20 @@ def test_claims_a_mailer_never_pulled_are_released_untouched_when_it_returns_ear
     assert not any(r.state == "sending" for r in rows.values())
     # And the next pass sends them (the mailer taking one per claim still gets through them all).
     assert world.send_due(TakesOne(), now, batch_size=10).sent == 1 and len(MemoryMailer.outbox) == 2
+
+
+def test_a_reader_whose_stored_zone_is_not_iana_is_skipped_with_a_warning_and_the_rest_are_sent(world, engine, caplog):
+    with Session(engine) as session:  # written by hand, as an operator's SQL or a retired tz name would
+        ana = session.exec(select(Subscriber).where(Subscriber.email == "ana@example.com")).one()
+        ana.timezone = "Mars/Olympus_Mons"
+        session.add(ana)
+        session.commit()
+        ana_id = ana.id
+    with caplog.at_level("WARNING", logger="digest"):
+        counts = world.send_due(MemoryMailer(), SLOT + timedelta(minutes=5))
+    assert [m.recipient for m in MemoryMailer.outbox] == ["bo@example.com"] and counts.failed == 0
+    warning = [r.getMessage() for r in caplog.records if "not planned" in r.getMessage()]
+    assert warning and f"#{ana_id}" in warning[0] and "Mars/Olympus_Mons" in warning[0]
+    assert "ana@example.com" not in caplog.text
+    with Session(engine) as session:
+        assert session.exec(select(Digest).where(Digest.subscriber_id == ana_id)).all() == []

@@ -359,7 +359,7 @@ CSV_JUNK = st.one_of(
           and (b.translate(None, b'", \t') or b.count(b'"') % 2))
 
 
-@hsettings(max_examples=200, deadline=None)
+@hsettings(max_examples=1000, deadline=None)
 @given(lines=st.lists(st.one_of(GOOD_NAME.map(lambda n: ("good", n)), CSV_JUNK.map(lambda j: ("junk", j))),
                       max_size=10),
        end=st.sampled_from([b"\n", b"\r\n", b"\r"]))
@@ -421,3 +421,13 @@ def test_a_line_the_database_refuses_does_not_roll_back_the_lines_before_or_afte
     assert follows == set(stored.values())
     assert [(r["line"], r["error"].split(":")[0]) for r in report.rejected] == [(3, "storage")]
     assert "poison refused" in report.rejected[0]["error"]
+
+
+def test_a_bad_byte_inside_a_record_spanning_lines_is_reported_at_the_records_first_line(catalog_session, tmp_path):
+    path = tmp_path / "spanning.csv"
+    path.write_bytes(HEADER.encode() + b'a@example.com,"Ana\n\x80\n",,,UTC,mon,8,weekly,8\n'
+                     + b"b@example.com,B,,,UTC,mon,8,weekly,8\n")
+    report = import_csv(catalog_session, path)
+    assert report.stored == 1
+    assert [(r["line"], r["error"]) for r in report.rejected] == [
+        (2, "encoding: byte 0x80 on line 3, column 1 is not UTF-8 (save the file as UTF-8)")]
