@@ -10,8 +10,8 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy import Engine
@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 from . import ledger, queries
 from .config import Settings, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
-from .errors import ConfigError, NotFound
-from .message import DkimKey, build_message, split_address
+from .errors import ConfigError, InputError, NotFound
+from .message import DkimKey, build_message, make_message_id, split_address
 from .models import Digest, Subscriber
 from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer
 from .schedule import Slot, latest_slot
@@ -83,6 +83,7 @@ class Pipeline:
     """One configured pipeline: settings, engine, renderer, signer; mailer given per run."""
 
     def __init__(self, engine: Engine, settings: Settings, *, renderer: Renderer | None = None):
+        from subscribers.spool import Spool, spool_folder
         from subscribers.tokens import Signer
 
         self.engine = engine
@@ -96,6 +97,8 @@ class Pipeline:
         self.envelope_sender = split_address(settings.from_address)[1]
         self.message_domain = self.envelope_sender.rpartition("@")[2] or "localhost"
         self._articles: tuple[datetime, datetime, object] | None = None
+        # Unsubscribes the web app could not commit in time (the database was busy): see apply_spool.
+        self.spool = Spool(spool_folder(settings))
 
     # -- pieces shared by preview and send -------------------------------------------------
 
@@ -161,6 +164,49 @@ class Pipeline:
             slot = self.slot_for(reader, as_of)
             history = queries.load_history(session, [subscriber.id], before=slot.scheduled_for)[subscriber.id]
             return self.build(session, reader, slot, history)
+
+    def web_version(self, subscriber_id: int, period: str) -> Built | None:
+        """The issue sent to this subscriber for `period`, rebuilt as of its slot (None: never sent)."""
+        with Session(self.engine) as session:
+            row = queries.sent_digest(session, subscriber_id, period)
+            subscriber = session.get(Subscriber, subscriber_id) if row is not None else None
+            if subscriber is None:
+                return None
+            reader = queries.load_readers(session, [subscriber])[subscriber.id]
+            history = queries.load_history(session, [subscriber.id], before=row.scheduled_for)[subscriber.id]
+            return self.build(session, reader, Slot(row.period, row.scheduled_for), history)
+
+    def send_test(self, email: str, as_of: datetime, to: str, *, mailer_factory=None):
+        """Send this subscriber's issue to a staff address (DIGEST_STAFF_ADDRESSES, when set); the
+        ledger is not touched. Every subscriber link in the copy points at /test-link, so whoever
+        receives a test cannot unsubscribe or change the real subscriber. Returns the mailer's result.
+        """
+        from subscribers.addresses import normalize_email
+
+        from .mailers import get_mailer
+
+        address, _, smtputf8 = normalize_email(to)
+        allowed = [a.strip().casefold() for a in self.settings.staff_addresses.split(",") if a.strip()]
+        if allowed and address.casefold() not in allowed:
+            raise InputError("to", "is not one of the staff addresses (DIGEST_STAFF_ADDRESSES)")
+        built = self.preview(email, as_of)
+        if built.rendered is None:
+            raise InputError("email", f"nothing would be sent to this subscriber: {built.selection.skip_reason}")
+        base = self.settings.base_url.rstrip("/")
+        dead = f"{base}/test-link"
+        rendered = self.renderer.render(built.issue, Links(unsubscribe=dead, preferences=dead, web_version=dead,
+                                                           base=base))
+        key = f"test-{uuid.uuid4().hex}"
+        message_id = make_message_id(key, self.message_domain)
+        data = build_message(replace(rendered, subject="[Test] " + rendered.subject), sender=self.settings.from_address,
+                             recipient=address, recipient_name="", message_id=message_id,
+                             date=datetime.now(timezone.utc), unsubscribe_url=dead,
+                             unsubscribe_mailto=f"mailto:{self.settings.unsubscribe_mailto}?subject=unsubscribe",
+                             list_id=self.settings.list_id, dkim=self.dkim)
+        out = Outgoing(key=key, sender=self.envelope_sender, recipient=address, data=data, message_id=message_id,
+                       smtputf8=smtputf8)
+        with (mailer_factory or (lambda: get_mailer(self.settings.mailer, self.settings)))() as mailer:
+            return mailer.send_messages([out])[0]
 
     # -- the due pass ----------------------------------------------------------------------
 
@@ -265,10 +311,17 @@ class Pipeline:
         """Claim sendable rows for `owner` (all due ones, or just `digest_ids`), after freeing the
         rows of senders on this host that died mid-send."""
         settings = self.settings
+        self.apply_spool(session)
         self._recover_dead_owners(session, now)
         return ledger.claim(session, owner=owner, now=now, limit=limit, lease_seconds=settings.lease_seconds,
                             max_attempts=settings.max_attempts, resend_unknown=settings.resend_unknown,
                             message_domain=self.message_domain, digest_ids=digest_ids)
+
+    def apply_spool(self, session: Session) -> int:
+        """Apply the unsubscribes the web app spooled while the database was busy; runs before
+        every claim (every executor claims through claim()), so a spooled reader is never sent the
+        next digest. Returns how many were applied."""
+        return self.spool.apply(session)
 
     def process(self, session: Session, mailer, claims: list[ledger.Claim], owner: str, now: datetime,
                 counts: RunCounts, *, stop: Callable[[], bool] | None = None,
