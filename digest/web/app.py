@@ -7,6 +7,7 @@ routes depend on (the staff gate, the signer, pages) in deps.py, web writes in w
 from __future__ import annotations
 
 import secrets
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def _plumbing(app: FastAPI) -> None:
     @app.middleware("http")
     async def headers(request: Request, call_next):
         request.state.nonce = secrets.token_urlsafe(16)
+        request.state.arrived = time.monotonic()  # deps.write_wait counts from here
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY:
             response = PlainTextResponse("request body too large", status_code=413)

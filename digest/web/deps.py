@@ -53,20 +53,22 @@ def email_response(html: str, *, frame_ancestors: str) -> HTMLResponse:
 
 
 # -- dependencies ------------------------------------------------------------------------------
+# The plain ones are async: run on the event loop, they take no worker thread (requests waiting
+# for a database lock may hold all of those).
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> sa.Engine:
+async def get_engine(request: Request) -> sa.Engine:
     return request.app.state.engine
 
 
-def get_pages(request: Request) -> Pages:
+async def get_pages(request: Request) -> Pages:
     return request.app.state.pages
 
 
-def get_signer(request: Request) -> Signer:
+async def get_signer(request: Request) -> Signer:
     return request.app.state.signer
 
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlmodel import Session
+from starlette.requests import Request
 
 from subscribers.spool import WRITE_BEGUN, Spool
 
 log = logging.getLogger("digest.web")
+
+
+def write_wait(request: Request) -> float:
+    """What is left of DIGEST_WEB_WRITE_WAIT for this request, counted from its arrival: time spent
+    queued for a worker thread or a connection counts, so no request waits twice the setting."""
+    wait = request.app.state.settings.web_write_wait
+    arrived = getattr(request.state, "arrived", None)
+    return wait if arrived is None else max(0.0, wait - (time.monotonic() - arrived))
 
 
 class WriteBusy(Exception):
