@@ -236,3 +236,61 @@ def test_web_settings_in_range_are_read():
                               "DIGEST_SPOOL_DIR": "/srv/digest/spool"})
     assert (settings.web_write_wait, settings.staff_session_hours, settings.spool_dir) == (0, 720, "/srv/digest/spool")
     assert load_settings({}).web_write_wait == 2.0 and load_settings({}).staff_session_hours == 12
+
+
+# -- PostgreSQL: SET LOCAL lock_timeout ------------------------------------------------------------
+
+_PG_HOLDER = """
+import sys, psycopg
+with psycopg.connect(sys.argv[1]) as conn:
+    conn.execute("SELECT id FROM subscriber WHERE id = %s FOR UPDATE", (int(sys.argv[2]),))
+    print("locked", flush=True)
+    sys.stdin.readline()
+    conn.rollback()
+"""
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_locked_row_spools_the_unsubscribe_and_503s_other_writes(tmp_path):
+    from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+    from tests.web_helpers import ROOT
+
+    require_postgres()
+    url = create_postgres_database()
+    try:
+        from digest.db import upgrade
+        from digest.ingest import ingest_files
+        from subscribers import import_csv
+
+        upgrade(url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            ingest_files(session, [ROOT / "seeds" / "articles.jsonl"])
+            import_csv(session, ROOT / "seeds" / "subscribers.csv")
+            session.commit()
+            reader_id = session.exec(select(Subscriber.id).where(Subscriber.email_key == ANA)).one()
+        settings = settings_for(url, tmp_path, web_write_wait=0.5, spool_dir=str(tmp_path / "spool"))
+        pipeline = Pipeline(engine, settings)
+        client = remote_client(create_app(settings, engine, spool_thread=False))
+        libpq = url.replace("postgresql+psycopg://", "postgresql://")
+        holder = subprocess.Popen([sys.executable, "-c", _PG_HOLDER, libpq, str(reader_id)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            left = client.post(f"/unsubscribe/{pipeline.signer.make('unsubscribe', reader_id)}", content=ONE_CLICK,
+                               headers=FORM)
+            token = pipeline.signer.make("preferences", reader_id)
+            busy = client.post(f"/preferences/{token}", data={"token": token, "send_hour": "5"})
+        finally:
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            holder.wait(10)
+        assert left.status_code == 200 and len(pipeline.spool.pending()) == 1
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+        assert statuses(engine, [reader_id]) == {reader_id: "active"}
+        with Session(engine) as session:
+            assert pipeline.apply_spool(session) == 1
+        assert statuses(engine, [reader_id]) == {reader_id: "unsubscribed"}
+        engine.dispose()
+    finally:
+        drop_postgres_database(url)
