@@ -70,7 +70,8 @@ def login_form(request: Request):
 @router.post("/login", response_class=HTMLResponse, summary="Staff: sign in with the staff token")
 def login(request: Request, token: Annotated[str, Form(max_length=500)] = ""):
     state = request.app.state
-    if not state.staff_token or not security.same_origin(request) or not security.token_matches(token, state.staff_token):
+    token_ok = security.token_matches(token, state.staff_token)
+    if not state.staff_token or not security.same_origin(request) or not token_ok:
         return state.pages(request, "login.html", 401, error="That token is not right.", csrf=None)
     hours = state.settings.staff_session_hours
     with write_session(state.engine, write_wait(request)) as session:
