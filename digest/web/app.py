@@ -77,7 +77,7 @@ def _plumbing(app: FastAPI) -> None:
     @app.middleware("http")
     async def headers(request: Request, call_next):
         request.state.nonce = secrets.token_urlsafe(16)
-        request.state.arrived = time.monotonic()  # deps.write_wait counts from here
+        request.state.arrived = time.monotonic()  # writes.request_write counts the wait from here
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY:
             response = PlainTextResponse("request body too large", status_code=413)

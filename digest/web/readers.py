@@ -22,7 +22,7 @@ from ..errors import InputError, NotFound, TokenError
 from ..models import Subscriber
 from .deps import EngineDep, PagesDep, SettingsDep, SignerDep, email_response, get_pipeline, mask_email, neutral
 from .deps import read_token, subscriber_from
-from .writes import WriteBusy, write_session, write_wait
+from .writes import WriteBusy, request_write
 from subscribers.feedback import apply_feedback, read_feedback
 from subscribers.follows import Catalog, follow_names
 from subscribers.preferences import DAYS, MAX_ARTICLES
@@ -67,7 +67,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
     spool, applier = request.app.state.spool, request.app.state.spool_applier
     if not spool.pending():
         try:
-            with write_session(engine, write_wait(request)) as session:
+            with request_write(request) as session:
                 changed = unsubscribe(session, subscriber_id, detail="one-click")
                 session.commit()
             if changed:
@@ -134,7 +134,7 @@ def preferences_save(
         extra = [n.strip() for n in (add_companies or "").replace(";", ",").split(",") if n.strip()]
         changes["companies"] = list(dict.fromkeys([*companies, *extra]))
         changes["segments"] = list(dict.fromkeys(segments))
-    with write_session(engine, write_wait(request)) as session:
+    with request_write(request) as session:
         subscriber, _ = subscriber_from(session, signer, "preferences", token)
         try:
             update_subscriber(session, subscriber, **changes)
@@ -167,7 +167,7 @@ def feedback_apply(request: Request, token: Token, engine: EngineDep, pages: Pag
     feedback = read_feedback(signer, token)
     if not same_token(form_token, token):
         raise TokenError("unknown form")
-    with write_session(engine, write_wait(request)) as session:
+    with request_write(request) as session:
         subscriber = session.get(Subscriber, feedback.subscriber_id)
         if subscriber is None:
             raise TokenError("unknown subscriber")
@@ -214,7 +214,7 @@ def confirm_page(request: Request, token: Token, engine: EngineDep, pages: Pages
 @router.post("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm")
 def confirm_now(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
     read_token(signer, "confirm", token)
-    with write_session(engine, write_wait(request)) as session:
+    with request_write(request) as session:
         subscriber = confirm(session, token, signer)
         session.commit()
         return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email))

@@ -19,7 +19,7 @@ from sqlmodel import Session, delete
 
 from ..models import StaffSession, utcnow
 from . import security
-from .writes import write_session, write_wait
+from .writes import request_write
 
 COOKIE = security.STAFF_COOKIE
 
@@ -74,7 +74,7 @@ def login(request: Request, token: Annotated[str, Form(max_length=500)] = ""):
     if not state.staff_token or not security.same_origin(request) or not token_ok:
         return state.pages(request, "login.html", 401, error="That token is not right.", csrf=None)
     hours = state.settings.staff_session_hours
-    with write_session(state.engine, write_wait(request)) as session:
+    with request_write(request) as session:
         value = start(session, hours)
         session.commit()
     response = state.pages(request, "message.html", 200, title="Signed in",
@@ -89,7 +89,7 @@ def logout(request: Request):
     state = request.app.state
     value = request.cookies.get(COOKIE)
     if value:
-        with write_session(state.engine, write_wait(request)) as session:
+        with request_write(request) as session:
             end(session, value)
             session.commit()
     response = state.pages(request, "message.html", 200, title="Signed out", message="You are signed out.")

@@ -17,12 +17,11 @@ from subscribers.spool import WRITE_BEGUN, Spool
 log = logging.getLogger("digest.web")
 
 
-def write_wait(request: Request) -> float:
-    """What is left of DIGEST_WEB_WRITE_WAIT for this request, counted from its arrival: time spent
-    queued for a worker thread or a connection counts, so no request waits twice the setting."""
-    wait = request.app.state.settings.web_write_wait
-    arrived = getattr(request.state, "arrived", None)
-    return wait if arrived is None else max(0.0, wait - (time.monotonic() - arrived))
+def request_write(request: Request):
+    """write_session for a request: DIGEST_WEB_WRITE_WAIT counted from the request's arrival, so time
+    queued for a worker thread or a database connection counts and no request waits twice the setting."""
+    state = request.app.state
+    return write_session(state.engine, state.settings.web_write_wait, since=getattr(request.state, "arrived", None))
 
 
 class WriteBusy(Exception):
@@ -35,15 +34,19 @@ class WriteBusy(Exception):
 
 
 @contextmanager
-def write_session(engine: sa.Engine, wait: float):
+def write_session(engine: sa.Engine, wait: float, *, since: float | None = None):
     """A session whose transaction is a write transaction from its first statement, as the CLI's.
 
     SQLite: BEGIN IMMEDIATE with the busy timeout set to `wait` seconds, so the request queues on
     the write lock instead of reading first and failing to upgrade (a deferred transaction cannot
     wait). PostgreSQL: SET LOCAL lock_timeout to `wait`. A lock held longer raises WriteBusy,
-    whether it shows at the start, in a statement or at the commit. The caller commits.
+    whether it shows at the start, in a statement or at the commit. The caller commits. With
+    `since` (a time.monotonic() value), the wait counts from then, the connection checkout included.
     """
+    limit = wait
     with engine.connect() as conn:
+        if since is not None:
+            wait = max(0.0, limit - (time.monotonic() - since))
         raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
         previous = None
         if raw is not None:
@@ -63,7 +66,7 @@ def write_session(engine: sa.Engine, wait: float):
                     if not is_lock_error(exc):
                         raise
                     session.rollback()
-                    raise WriteBusy(wait) from None
+                    raise WriteBusy(limit) from None
         finally:
             if raw is not None and previous is not None:
                 raw.execute(f"PRAGMA busy_timeout={int(previous)}")
