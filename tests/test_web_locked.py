@@ -30,7 +30,7 @@ from digest.web import create_app
 from digest.worker import run_inline
 from subscribers import add_subscriber
 from subscribers.spool import Spool, spool_folder
-from tests.web_helpers import AS_OF, LiveServer, build_seeded, copy_seeded, remote_client, settings_for
+from tests.web_helpers import AS_OF, STAFF_TOKEN, LiveServer, build_seeded, copy_seeded, remote_client, settings_for
 
 ANA = "ana@example.com"
 ONE_CLICK = b"List-Unsubscribe=One-Click"
@@ -187,6 +187,43 @@ def test_preferences_post_under_a_held_lock_answers_503_with_retry_after_and_cha
     assert client.post(f"/preferences/{token}", data={"token": token, "send_hour": "5"}).status_code == 200
     with Session(engine) as session:
         assert session.get(Subscriber, reader.id).send_hour == 5
+
+
+def _other_write(name: str, signer, reader_id: int) -> tuple[str, dict]:
+    """(path, form) of a web write other than an unsubscribe."""
+    if name == "feedback":
+        token = signer.make("feedback", reader_id, extra={"k": "company", "n": "Nvidia", "d": "more"})
+        return f"/feedback/{token}", {"token": token}
+    if name == "confirm":
+        return f"/confirm/{signer.make('confirm', reader_id)}", {}
+    return "/login", {"token": STAFF_TOKEN}
+
+
+@pytest.mark.parametrize("name", ["feedback", "confirm", "login"])
+def test_other_web_writes_under_a_held_lock_answer_503_with_retry_after(world, tmp_path, name):
+    url, engine = world
+    settings = settings_for(url, tmp_path, web_write_wait=0.3, staff_token=STAFF_TOKEN)
+    pipeline = Pipeline(engine, settings)
+    with Session(engine) as session:
+        reader_id = session.exec(select(Subscriber.id).where(Subscriber.email_key == ANA)).one()
+    path, form = _other_write(name, pipeline.signer, reader_id)
+    client = remote_client(create_app(settings, engine))
+    with held_lock(url):
+        answer = client.post(path, data=form)
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert "set-cookie" not in answer.headers
+    assert client.post(path, data=form).status_code == 200  # and once the lock is gone, it goes through
+
+
+def test_a_spool_left_by_a_stopped_web_app_is_applied_when_the_next_one_starts(world, tmp_path):
+    url, engine = world
+    pipeline, reader_id = _spooled_unsubscribe(url, engine, tmp_path)
+    create_app(settings_for(url, tmp_path), engine)  # its applier starts at once
+    deadline = time.monotonic() + 30
+    while statuses(engine, [reader_id])[reader_id] != "unsubscribed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert statuses(engine, [reader_id]) == {reader_id: "unsubscribed"}
+    assert pipeline.spool.pending() == []
 
 
 def test_web_writes_wait_for_a_lock_released_within_the_wait_and_succeed(world, tmp_path):

@@ -1,7 +1,7 @@
 """Reader links from an email: unsubscribe (RFC 8058 one-click), preferences, feedback, web version, confirm.
 
 Every route reads its signed token first (a bad one gets the neutral page) and every write goes
-through writes.write_session: it waits for the database like the CLI, and a lock that outlasts
+through writes.request_write: it waits for the database like the CLI, and a lock that outlasts
 DIGEST_WEB_WRITE_WAIT is a 503 with Retry-After, except for an unsubscribe, which is spooled and
 answered as done (subscribers/spool.py).
 """
