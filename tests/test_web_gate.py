@@ -171,3 +171,28 @@ def test_a_body_over_256_kb_is_refused_before_anything_changes(site):
     assert response.status_code == 413
     with Session(site.engine) as session:
         assert session.get(Subscriber, ana_id(site)).status == "active"
+
+
+@pytest.mark.postgres
+def test_on_postgresql_sign_in_and_sign_out_keep_the_session_on_the_server(tmp_path):
+    from digest.db import upgrade
+    from tests.conftest import create_postgres_database, drop_postgres_database, require_postgres
+
+    require_postgres()
+    url = create_postgres_database()
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        client = remote_client(create_app(settings_for(url, tmp_path, staff_token=STAFF_TOKEN), engine))
+        assert client.get("/").status_code == 401
+        assert client.post("/login", data={"token": STAFF_TOKEN}).status_code == 200
+        cookie = client.cookies.get("digest_staff")
+        assert client.get("/").status_code == 200
+        assert client.post("/logout").status_code == 200
+        client.cookies.set("digest_staff", cookie)
+        assert client.get("/").status_code == 401
+        with Session(engine) as session:
+            assert session.exec(select(StaffSession)).all() == []
+        engine.dispose()
+    finally:
+        drop_postgres_database(url)

@@ -24,10 +24,10 @@ from digest.config import load_settings
 from digest.db import make_engine, sqlite_path
 from digest.errors import ConfigError
 from digest.mailers.memory import MemoryMailer
-from digest.models import Subscriber
+from digest.models import Digest, Subscriber
 from digest.pipeline import Pipeline
 from digest.web import create_app
-from digest.worker import run_inline
+from digest.worker import DigestJob, run_inline
 from subscribers import add_subscriber
 from subscribers.spool import Spool, spool_folder
 from tests.web_helpers import AS_OF, STAFF_TOKEN, LiveServer, build_seeded, copy_seeded, remote_client, settings_for
@@ -134,14 +134,24 @@ def _spooled_unsubscribe(url, engine, tmp_path, email=ANA) -> tuple[Pipeline, in
     return pipeline, reader_id
 
 
-@pytest.mark.parametrize("executor", ["send_due", "run_inline"])
+@pytest.mark.parametrize("executor", ["send_due", "run_inline", "queue_job"])
 def test_a_send_after_a_spooled_unsubscribe_does_not_mail_that_reader(world, tmp_path, executor):
     url, engine = world
     pipeline, reader_id = _spooled_unsubscribe(url, engine, tmp_path)
     if executor == "send_due":
         counts = pipeline.send_due(MemoryMailer(), AS_OF)
-    else:
+    elif executor == "run_inline":
         counts = run_inline(pipeline, MemoryMailer, AS_OF, concurrency=2)
+    else:  # what a `digest worker` job does with the digests a due pass planned
+        with Session(engine) as session:
+            pipeline.plan_due(session, AS_OF)
+            session.commit()
+            planned = list(session.exec(select(Digest.id)).all())
+        job = DigestJob(pipeline, MemoryMailer)
+        try:
+            counts = job(planned, AS_OF)
+        finally:
+            job.close()
     recipients = {m.recipient for m in MemoryMailer.outbox}
     assert counts.sent > 0 and ANA not in recipients
     assert statuses(engine, [reader_id]) == {reader_id: "unsubscribed"}
