@@ -84,7 +84,9 @@ class SpoolApplier:
     """Applies the unsubscribe spool in a background thread, started when something is spooled
     (or found at start-up) and ended once the spool is empty."""
 
-    def __init__(self, spool: Spool, engine: sa.Engine, wait: float, *, interval: float = 1.0,
+    RETRY_AFTER_ERROR = 10.0
+
+    def __init__(self, spool: Spool, engine: sa.Engine, wait: float, *, interval: float = 0.2,
                  enabled: bool = True):
         self.spool, self.engine, self.wait, self.interval = spool, engine, wait, interval
         self.enabled = enabled
@@ -109,17 +111,19 @@ class SpoolApplier:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            delay = self.interval
             try:
                 with write_session(self.engine, max(self.wait, 1.0)) as session:
                     self.spool.apply(session)
             except WriteBusy:
                 pass  # still busy: try again shortly
-            except Exception:
-                log.exception("applying the unsubscribe spool failed; trying again")
+            except Exception:  # the database is gone, the folder unreadable: the operator's to fix
+                log.exception("applying the unsubscribe spool failed; trying again in %g s", self.RETRY_AFTER_ERROR)
+                delay = self.RETRY_AFTER_ERROR
             with self._lock:
                 if not self.spool.pending():
                     self._thread = None  # under the lock: a kick() after this starts a new thread
                     return
-            self._stop.wait(self.interval)
+            self._stop.wait(delay)
         with self._lock:
             self._thread = None
