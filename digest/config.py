@@ -81,6 +81,9 @@ class Settings:
     worker_batch: int = 25
     email_check_deliverability: bool = False
     db_busy_timeout: float = 30.0
+    web_write_wait: float = 2.0
+    spool_dir: str | None = None
+    staff_session_hours: int = 12
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -292,6 +295,9 @@ RULES = {
     "worker_poll_seconds": _SECONDS,
     "worker_batch": _COUNT,
     "db_busy_timeout": _SECONDS,
+    "web_write_wait": _finite(positive=False, most=60, hint="a number of seconds from 0 to 60, like 2"),
+    "spool_dir": _not_empty,
+    "staff_session_hours": _at_least(1, 720, "a whole number of hours"),
 }
 
 

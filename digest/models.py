@@ -1,4 +1,5 @@
-"""Table models: articles, companies, segments, subscribers, follows, the digest ledger, suppression."""
+"""Table models: articles, companies, segments, subscribers, follows, the digest ledger, suppression,
+staff sessions."""
 
 from __future__ import annotations
 
@@ -168,6 +169,15 @@ class Suppression(SQLModel, table=True):
     reason: str = Field(max_length=20)
     detail: str | None = None
     created_at: datetime = _ts(default_factory=utcnow)
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in staff browser (migration 0005): the cookie holds a random id, this row its hash."""
+
+    __tablename__ = "staff_session"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow)
+    expires_at: datetime = _ts(index=True)
 
 
 SUBSCRIBER_STATES = ("pending", "active", "unsubscribed", "bounced", "complained")

@@ -27,6 +27,7 @@ from .models import Digest, Subscriber
 from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
+from .spool import Spool, spool_folder
 from .suppression import suppress
 from .tokens import Signer
 from .types import ArticleData, Issue, LedgerState, Links, Outcome, Outgoing, Reader, Rendered
@@ -103,6 +104,8 @@ class Pipeline:
         self.envelope_sender = split_address(settings.from_address)[1]
         self.message_domain = self.envelope_sender.rpartition("@")[2] or "localhost"
         self._articles: tuple[datetime, datetime, object] | None = None
+        # Unsubscribes the web app could not commit in time (the database was busy): see apply_spool.
+        self.spool = Spool(spool_folder(settings))
 
     # -- pieces shared by preview and send -------------------------------------------------
 
@@ -166,6 +169,17 @@ class Pipeline:
             slot = self.slot_for(reader, as_of)
             history = queries.load_history(session, [subscriber.id], before=slot.scheduled_for)[subscriber.id]
             return self.build(session, reader, slot, history)
+
+    def web_version(self, subscriber_id: int, period: str) -> Built | None:
+        """The issue sent to this subscriber for `period`, rebuilt as of its slot (None: never sent)."""
+        with Session(self.engine) as session:
+            row = queries.sent_digest(session, subscriber_id, period)
+            subscriber = session.get(Subscriber, subscriber_id) if row is not None else None
+            if subscriber is None:
+                return None
+            reader = queries.load_readers(session, [subscriber])[subscriber.id]
+            history = queries.load_history(session, [subscriber.id], before=row.scheduled_for)[subscriber.id]
+            return self.build(session, reader, Slot(row.period, row.scheduled_for), history)
 
     # -- the due pass ----------------------------------------------------------------------
 
@@ -291,10 +305,17 @@ class Pipeline:
         """Claim sendable rows for `owner` (all due ones, or just `digest_ids`), after freeing the
         rows of senders on this host that died mid-send."""
         settings = self.settings
+        self.apply_spool(session)
         self._recover_dead_owners(session, now)
         return ledger.claim(session, owner=owner, now=now, limit=limit, lease_seconds=settings.lease_seconds,
                             max_attempts=settings.max_attempts, resend_unknown=settings.resend_unknown,
                             message_domain=self.message_domain, digest_ids=digest_ids)
+
+    def apply_spool(self, session: Session) -> int:
+        """Apply the unsubscribes the web app spooled while the database was busy; runs before
+        every claim (every executor claims through claim()), so a spooled reader is never sent the
+        next digest. Returns how many were applied."""
+        return self.spool.apply(session)
 
     def process(self, session: Session, mailer, claims: list[ledger.Claim], owner: str, now: datetime,
                 counts: RunCounts, *, stop: Callable[[], bool] | None = None,

@@ -171,3 +171,9 @@ def still_sendable(session: Session, subscriber_id: int) -> bool:
     found = session.connection().execute(_STILL_SENDABLE, {"sid": subscriber_id}).first()
     session.commit()  # end the read so the next check sees fresh data
     return found is not None
+
+
+def sent_digest(session: Session, subscriber_id: int, period: str) -> Digest | None:
+    """The ledger row of the issue this subscriber was sent for `period` (None: not sent)."""
+    return session.exec(select(Digest).where(Digest.subscriber_id == subscriber_id, Digest.period == period,
+                                             Digest.state == "sent")).first()

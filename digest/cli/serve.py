@@ -26,18 +26,16 @@ def serve(app: App, host: str, port: int) -> None:
     import uvicorn  # (see above)
 
     from ..web import create_app  # (see above)
-    from ..web.security import MIN_STAFF_TOKEN, is_loopback_address, uvicorn_log_config  # (see above)
+    from ..web.security import check_staff_token, is_loopback_address, uvicorn_log_config  # (see above)
 
     settings = app.settings
     token = settings.staff_token
+    check_staff_token(token or None)  # whatever the host: a proxy in front of 127.0.0.1 faces the network too
     if not is_loopback_address(host):
         if not token:
             fail(f"--host {host} is reachable from other machines, and the staff preview shows subscriber data: "
                  "set DIGEST_STAFF_TOKEN (a long random string, e.g. `python -c 'import secrets; "
                  "print(secrets.token_urlsafe(32))'`) or serve on 127.0.0.1", EXIT_USAGE)
-        if len(token) < MIN_STAFF_TOKEN:
-            fail(f"DIGEST_STAFF_TOKEN is too short to face the network: use at least {MIN_STAFF_TOKEN} random "
-                 "characters", EXIT_USAGE)
     if current_revision(app.engine()) is None:
         fail("the database has no schema yet: run `digest init` first", EXIT_USAGE)
     if not is_loopback_address(host) and is_loopback_address(urlsplit(settings.base_url).hostname or ""):

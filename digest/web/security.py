@@ -11,6 +11,8 @@ import secrets
 
 from starlette.requests import Request
 
+from ..errors import ConfigError
+
 STAFF_COOKIE = "digest_staff"
 # Hosts a browser on this machine uses to reach a loopback-bound server. Anything else in the Host
 # header of a loopback request is a DNS-rebinding page and gets no staff access.
@@ -62,11 +64,6 @@ def is_local_request(request: Request) -> bool:
     return _hostname(request.headers.get("host", "")) in _LOCAL_HOSTNAMES
 
 
-def staff_session_value(staff_token: str) -> str:
-    """What the staff cookie holds: derived from the token, so a leaked cookie is not the token."""
-    return hmac.new(staff_token.encode(), b"digest-staff-session", hashlib.sha256).hexdigest()
-
-
 def presented_token(request: Request) -> str | None:
     """The staff token sent in a header (Authorization: Bearer or X-Staff-Token), if any."""
     auth = request.headers.get("authorization", "")
@@ -82,17 +79,25 @@ def token_matches(given: str | None, staff_token: str | None) -> bool:
 
 
 def staff_access(request: Request, staff_token: str | None) -> str | None:
-    """How this request may act as staff: "local", "header", "cookie", or None (no access)."""
+    """How this request may act as staff without a session: "local", "header", or None (the
+    session cookie is checked against the database by deps.staff_access)."""
     if is_local_request(request):
         return "local"
-    if not staff_token:
-        return None
-    if token_matches(presented_token(request), staff_token):
+    if staff_token and token_matches(presented_token(request), staff_token):
         return "header"
-    cookie = request.cookies.get(STAFF_COOKIE)
-    if cookie and hmac.compare_digest(cookie.encode("utf-8", "replace"), staff_session_value(staff_token).encode()):
-        return "cookie"
     return None
+
+
+def check_staff_token(staff_token: str | None) -> None:
+    """Refuse a DIGEST_STAFF_TOKEN anyone could guess: fewer than 16 non-blank characters.
+
+    Checked whatever the listening address: the documented deployment is a proxy in front of
+    127.0.0.1, which puts the staff pages on the network all the same.
+    """
+    if staff_token is not None and len("".join(staff_token.split())) < MIN_STAFF_TOKEN:
+        raise ConfigError(f"DIGEST_STAFF_TOKEN must be at least {MIN_STAFF_TOKEN} non-blank random characters "
+                          "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or unset it "
+                          "to keep the staff pages to this machine")
 
 
 class Csrf:

@@ -1,0 +1,220 @@
+"""Reader links from an email: unsubscribe (RFC 8058 one-click), preferences, feedback, web version, confirm.
+
+Every route reads its signed token first (a bad one gets the neutral page) and every write goes
+through writes.request_write: it waits for the database like the CLI, and a lock that outlasts
+DIGEST_WEB_WRITE_WAIT is a 503 with Retry-After, except for an unsubscribe, which is spooled and
+answered as done (digest/spool.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import zoneinfo
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from ..errors import InputError, NotFound, TokenError
+from ..models import Subscriber
+from .deps import EngineDep, PagesDep, SettingsDep, SignerDep, email_response, get_pipeline, mask_email, neutral
+from .deps import read_token, subscriber_from
+from .writes import WriteBusy, request_write
+from subscribers.feedback import apply_feedback, read_feedback
+from subscribers.follows import Catalog, follow_names
+from subscribers.preferences import DAYS, MAX_ARTICLES
+from subscribers.records import confirm, unsubscribe, update_subscriber
+
+log = logging.getLogger("digest.web")
+
+router = APIRouter()
+Token = Annotated[str, "a signed subscriber token"]
+FormText = Annotated[str | None, Form(max_length=2000)]
+FormToken = Annotated[str | None, Form(alias="token", max_length=4096)]
+
+
+def same_token(form_token: str | None, token: str) -> bool:
+    """The form repeats the URL's token (a form posted from elsewhere does not know it)."""
+    return form_token is not None and secrets.compare_digest(form_token.encode("utf-8", "replace"), token.encode())
+
+
+# -- unsubscribe -------------------------------------------------------------------------------
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe: confirm page (changes nothing)")
+def unsubscribe_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
+    # No preferences link here: whoever holds an unsubscribe URL must not get the preferences one.
+    with Session(engine) as session:
+        subscriber, _ = subscriber_from(session, signer, "unsubscribe", token)
+        done = subscriber.status not in ("pending", "active")
+        return pages(request, "unsubscribe.html", done=done, just_done=False, email=mask_email(subscriber.email))
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)")
+def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep,
+                    settings: SettingsDep):
+    # RFC 8058: the signed URL is the capability and the POST is the request. The body is never
+    # read: a provider's malformed or unusual body (multipart without a boundary, a long value)
+    # must still unsubscribe the reader.
+    subscriber_id, _ = read_token(signer, "unsubscribe", token)
+    with Session(engine) as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            raise TokenError("this link is invalid or has expired")
+        email = mask_email(subscriber.email)
+    spool, applier = request.app.state.spool, request.app.state.spool_applier
+    if not spool.pending():
+        try:
+            with request_write(request) as session:
+                changed = unsubscribe(session, subscriber_id, detail="one-click")
+                session.commit()
+            if changed:
+                log.info("subscriber %s unsubscribed via the web", subscriber_id)
+            return pages(request, "unsubscribe.html", done=True, just_done=True, email=email)
+        except WriteBusy:
+            pass
+    # The database is busy (or earlier requests already wait in the spool): queue it durably.
+    try:
+        spool.put(subscriber_id, "one-click")
+    except OSError as exc:  # neither the database nor the disk takes it: the reader must try again
+        log.error("could not spool the unsubscribe of subscriber %s: %s", subscriber_id, exc)
+        raise WriteBusy(settings.web_write_wait) from None
+    applier.kick()
+    log.info("subscriber %s unsubscribed via the web (spooled: the database is busy)", subscriber_id)
+    return pages(request, "unsubscribe.html", done=True, just_done=True, email=email)
+
+
+# -- preferences -------------------------------------------------------------------------------
+
+def preferences_context(session: Session, subscriber: Subscriber) -> dict:
+    catalog = Catalog(session)
+    companies, segments = follow_names(session, [subscriber.id], catalog)[subscriber.id]
+    all_segments = sorted((s.name for s in catalog.segments.values()), key=str.casefold)
+    return {"s": subscriber, "companies": companies, "followed_segments": set(segments),
+            "all_segments": all_segments, "days": DAYS, "max_articles_limit": MAX_ARTICLES,
+            "zones": zone_names(), "email": mask_email(subscriber.email),
+            "stopped": subscriber.status not in ("pending", "active")}
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> list[str]:
+    return sorted(z for z in zoneinfo.available_timezones() if "/" in z or z == "UTC")
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse, summary="Preferences form")
+def preferences_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
+    with Session(engine) as session:
+        subscriber, _ = subscriber_from(session, signer, "preferences", token)
+        return pages(request, "preferences.html", token=token, saved=False, errors=[],
+                     **preferences_context(session, subscriber))
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse, summary="Save preferences")
+def preferences_save(
+    request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep,
+    form_token: FormToken = None,
+    follows_shown: FormText = None,
+    companies: Annotated[list[str], Form(max_length=200)] = [],  # noqa: B006 (FastAPI copies defaults)
+    add_companies: FormText = None,
+    segments: Annotated[list[str], Form(max_length=200)] = [],  # noqa: B006
+    timezone_name: Annotated[str | None, Form(alias="timezone", max_length=64)] = None,
+    send_day: FormText = None, send_hour: FormText = None, frequency: FormText = None,
+    paused_until: FormText = None, min_significance: FormText = None, max_articles: FormText = None,
+):
+    read_token(signer, "preferences", token)
+    if not same_token(form_token, token):
+        return neutral(request)
+    changes = {name: value for name, value in (
+        ("timezone", timezone_name), ("send_day", send_day), ("send_hour", send_hour),
+        ("frequency", frequency), ("paused_until", paused_until), ("min_significance", min_significance),
+        ("max_articles", max_articles)) if value is not None}
+    if follows_shown:
+        extra = [n.strip() for n in (add_companies or "").replace(";", ",").split(",") if n.strip()]
+        changes["companies"] = list(dict.fromkeys([*companies, *extra]))
+        changes["segments"] = list(dict.fromkeys(segments))
+    with request_write(request) as session:
+        subscriber, _ = subscriber_from(session, signer, "preferences", token)
+        try:
+            update_subscriber(session, subscriber, **changes)
+            session.commit()
+        except InputError as exc:
+            session.rollback()
+            session.refresh(subscriber)
+            return pages(request, "preferences.html", 400, token=token, saved=False, errors=str(exc).split("; "),
+                         **preferences_context(session, subscriber))
+        return pages(request, "preferences.html", token=token, saved=True, errors=[],
+                     **preferences_context(session, subscriber))
+
+
+# -- feedback ----------------------------------------------------------------------------------
+
+@router.get("/feedback/{token}", response_class=HTMLResponse, summary="Relevance feedback: confirm page")
+def feedback_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
+    feedback = read_feedback(signer, token)
+    with Session(engine) as session:
+        subscriber = session.get(Subscriber, feedback.subscriber_id)
+        if subscriber is None:
+            raise TokenError("unknown subscriber")
+        return pages(request, "feedback.html", token=token, feedback=feedback, result=None,
+                     email=mask_email(subscriber.email))
+
+
+@router.post("/feedback/{token}", response_class=HTMLResponse, summary="Relevance feedback: apply")
+def feedback_apply(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep,
+                   form_token: FormToken = None):
+    feedback = read_feedback(signer, token)
+    if not same_token(form_token, token):
+        raise TokenError("unknown form")
+    with request_write(request) as session:
+        subscriber = session.get(Subscriber, feedback.subscriber_id)
+        if subscriber is None:
+            raise TokenError("unknown subscriber")
+        try:
+            _, sentence = apply_feedback(session, subscriber, feedback)
+            session.commit()
+        except NotFound:
+            session.rollback()
+            return pages(request, "message.html", 400, title="This link can no longer be used",
+                         message=f"{feedback.name} is no longer in our list. You can change what you follow "
+                                 "on your preferences page.")
+        return pages(request, "feedback.html", token=token, feedback=feedback, result=sentence,
+                     email=mask_email(subscriber.email),
+                     preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
+
+
+# -- web version -------------------------------------------------------------------------------
+
+@router.get("/web/{token}", response_class=HTMLResponse, summary="Web version of a sent issue")
+def web_version(request: Request, token: Token, pages: PagesDep, signer: SignerDep):
+    subscriber_id, extra = read_token(signer, "web", token)
+    period = extra.get("p")
+    if not isinstance(period, str) or len(period) > 20:
+        raise TokenError("no period")
+    built = get_pipeline(request).web_version(subscriber_id, period)
+    if built is None:
+        return pages(request, "message.html", 404, title="Issue not found",
+                     message="There is no sent issue at this address.")
+    if built.rendered is None:
+        return pages(request, "message.html", 404, title="Issue not found",
+                     message="This issue can no longer be shown.")
+    return email_response(built.rendered.html, frame_ancestors="'none'")
+
+
+# -- double opt-in -----------------------------------------------------------------------------
+
+@router.get("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm page")
+def confirm_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
+    with Session(engine) as session:
+        subscriber, _ = subscriber_from(session, signer, "confirm", token)
+        return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email))
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm")
+def confirm_now(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
+    read_token(signer, "confirm", token)
+    with request_write(request) as session:
+        subscriber = confirm(session, token, signer)
+        session.commit()
+        return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email))
