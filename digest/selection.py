@@ -77,11 +77,21 @@ def sort_key(article: ArticleData, options: SelectionOptions = SelectionOptions(
     return (-rating(article, options), -article.published_at.timestamp(), article.url)
 
 
-def window(end: datetime, watermark: datetime | None, options: SelectionOptions = SelectionOptions()) -> tuple[datetime, datetime]:
-    """The half-open window [max(watermark, end - lookback), end) a digest draws from."""
+def first_days(frequency: str, options: SelectionOptions = SelectionOptions()) -> int:
+    """How far a reader's first issue looks back: one period of their cadence (a daily reader's
+    first issue covers one day, a weekly reader's the lookback)."""
+    return min(1, options.lookback_days) if frequency == "daily" else options.lookback_days
+
+
+def window(end: datetime, watermark: datetime | None, options: SelectionOptions = SelectionOptions(),
+           frequency: str = "weekly") -> tuple[datetime, datetime]:
+    """The half-open window [max(watermark, end - lookback), end) a digest draws from; without a
+    watermark (a first issue), [end - one period of the reader's cadence, end)."""
     _require_aware(end, "end")
     start = end - timedelta(days=options.lookback_days)
-    if watermark is not None:
+    if watermark is None:
+        start = end - timedelta(days=first_days(frequency, options))
+    else:
         _require_aware(watermark, "watermark")
         start = max(start, watermark)
     # A watermark after the end (a clock moved back) yields an empty window, never a negative one.
@@ -215,7 +225,7 @@ class Selector:
 
         received_ids and received_urls may be any collections; they are read once, not kept.
         """
-        start, end = window(end, watermark, self.options)
+        start, end = window(end, watermark, self.options, reader.frequency)
         follows = self._follows(reader)
         if not follows:
             return Selection((), start, end, 0, "you do not follow any company or segment yet")
@@ -233,8 +243,10 @@ class Selector:
         return _ReaderPass(self, reader, follows, qualifying, received, received_urls).run(start, end)
 
     def _empty_reason(self, fresh: int, reader: Reader, start: datetime, end: datetime) -> str:
-        if end - start >= timedelta(days=self.options.lookback_days):
-            span = f"in the last {self.options.lookback_days} days"
+        days = (end - start) / timedelta(days=1)
+        if days >= self.options.lookback_days or (days.is_integer() and days > 0 and days == first_days(
+                reader.frequency, self.options)):
+            span = "in the last day" if days == 1 else f"in the last {int(days)} days"
         else:
             span = "since your last digest"
         if fresh:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from ..names import slugify
 from ..types import ArticleData, Choice, Issue, Links
 from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
 from .fragments import WithFeedback
-from .subject import QUIET_WEEK, preheader, subject_line
+from .subject import quiet_note, preheader, subject_line
 
 __all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value"]
 
@@ -95,8 +95,8 @@ def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
     ctx["cards"] = cards
     ctx["more"] = _more_label(more_count) if more_count else ""
     ctx["subject"] = subject_line(cards, ctx["period_label"])
-    ctx["preheader"] = preheader(cards)
-    ctx["intro"] = _intro(len(cards), ctx["follows"])
+    ctx["preheader"] = preheader(cards, issue.reader.frequency)
+    ctx["intro"] = _intro(len(cards), ctx["follows"], issue.reader.frequency)
     return ctx
 
 
@@ -107,9 +107,27 @@ def html_context(ctx: dict, prepared: Prepared, shown: int) -> dict:
     return html_ctx
 
 
+def period_label(period: str) -> str:
+    """The reader's name for a ledger period: "2026-W48" -> "Week 48, 2026", "2026-11-23" -> "Monday, Nov 23, 2026"."""
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", period or "")
+    if match:
+        return f"Week {int(match.group(2))}, {match.group(1)}"
+    try:
+        day = date.fromisoformat(period)
+    except (TypeError, ValueError):
+        return clean(period) or "Your digest"
+    return f"{day:%A}, {day:%b} {day.day}, {day.year}"
+
+
+def cadence_words(frequency: str) -> SimpleNamespace:
+    """How the reader's cadence is said: "weekly"/"this week"/"week" or "daily"/"today"/"day"."""
+    daily = frequency == "daily"
+    return SimpleNamespace(adjective="daily" if daily else "weekly", now="today" if daily else "this week",
+                           unit="day" if daily else "week")
+
+
 def _period_label(issue: Issue, tz: ZoneInfo) -> tuple[str, str]:
-    match = re.fullmatch(r"(\d{4})-W(\d{2})", issue.period or "")
-    label = f"Week {int(match.group(2))}, {match.group(1)}" if match else clean(issue.period) or "Your digest"
+    label = period_label(issue.period)
     start = issue.window_start.astimezone(tz)
     end = (issue.window_end - timedelta(microseconds=1)).astimezone(tz)
     if start.year != end.year:
@@ -224,11 +242,11 @@ def _follows(issue: Issue) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
-def _intro(count: int, follows: str) -> str:
+def _intro(count: int, follows: str, frequency: str) -> str:
     if count:
-        return (f"{count} {'story' if count == 1 else 'stories'} this week"
+        return (f"{count} {'story' if count == 1 else 'stories'} {cadence_words(frequency).now}"
                 + (f" on {follows}" if follows else "") + ", ranked by the AMW Read.")
-    return QUIET_WEEK
+    return quiet_note(frequency)
 
 
 def _more_label(count: int) -> str:

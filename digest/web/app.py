@@ -315,6 +315,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             subscriber, _ = subscriber_from(session, "unsubscribe", token)
             done = subscriber.status not in ("pending", "active")
             return pages(request, "unsubscribe.html", done=done, just_done=False, email=mask_email(subscriber.email),
+                         cadence=_cadence(subscriber),
                          preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
 
     @app.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)")
@@ -331,7 +332,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             if changed:
                 log.info("subscriber %s unsubscribed via the web", subscriber.id)
             return pages(request, "unsubscribe.html", done=True, just_done=True, email=mask_email(subscriber.email),
-                         preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
+                         cadence=_cadence(subscriber), preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
 
     def preferences_context(session: Session, subscriber: Subscriber) -> dict:
         from subscribers.follows import Catalog, follow_names
@@ -446,7 +447,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     def confirm_page(request: Request, token: Token):
         with Session(engine) as session:
             subscriber, _ = subscriber_from(session, "confirm", token)
-            return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email))
+            return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email),
+                         cadence=_cadence(subscriber))
 
     @app.post("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm")
     def confirm_now(request: Request, token: Token):
@@ -455,12 +457,20 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         with Session(engine) as session:
             subscriber = confirm(session, token, signer)
             session.commit()
-            return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email))
+            return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email),
+                         cadence=_cadence(subscriber))
 
     return app
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+def _cadence(subscriber: Subscriber):
+    """The words for the subscriber's cadence ("weekly" / "daily") on the reader pages."""
+    from ..render.view import cadence_words
+
+    return cadence_words(subscriber.frequency)
+
 
 def _local_value(when: datetime) -> str:
     """The value of a datetime-local input (UTC)."""

@@ -1,0 +1,131 @@
+"""The email as its reader reads it: each test sends real digests through the due pass and reads the
+built message (text and HTML part) or the web page its links open (issue 15)."""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from email import policy
+from html import unescape
+from types import SimpleNamespace
+
+import pytest
+from sqlmodel import Session, select
+
+from digest.ingest import ingest_files, load_aliases
+from digest.mailers.memory import MemoryMailer
+from digest.models import Digest
+from digest.pipeline import Pipeline
+from subscribers.records import add_subscriber
+
+UTC = timezone.utc
+# Monday 2026-11-23, 08:00 in Berlin (07:00 UTC): the weekly and the daily readers' slot.
+SLOT = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+RUN = SLOT + timedelta(minutes=5)
+
+
+def story(i: int, title: str, *, hours: float, companies=("OpenAI",), segments=("Foundation Models · Releases",),
+          tags=("launch",), n=2, s=2, related=(), minutes=3) -> dict:
+    return {
+        "url": f"https://amw.example/news/r{i}", "title": title, "summary": f"What happened in story {i}.",
+        "published_at": (SLOT - timedelta(hours=hours)).isoformat().replace("+00:00", "Z"),
+        "category": "Technology", "region": "US", "read_minutes": minutes,
+        "companies": list(companies), "segments": list(segments), "tags": list(tags),
+        "scores": {"novelty": {"score": n, "note": f"novelty note {i}"},
+                   "significance": {"score": s, "note": f"significance note {i}"}},
+        "related": [f"https://amw.example/news/r{j}" for j in related],
+    }
+
+
+ARTICLES = [
+    story(1, "OpenAI ships a new reasoning model for enterprise customers", hours=5, n=3, s=3),
+    story(2, "OpenAI expands its Stargate build-out in Texas", hours=60, s=1),
+    story(3, "SK Telecom and AWS switch on the first 100MW of the Ulsan AI data center", hours=30,
+          companies=("SK Telecom", "Amazon"), segments=("Compute · Data Centers",), tags=("SK Telecom", "AWS", "Ulsan")),
+    story(4, "Frontier labs sign a joint statement on incident reporting", hours=40,
+          companies=("Anthropic", "OpenAI", "Google DeepMind"), segments=("Policy · Regulation",),
+          tags=("incident reporting", "Anthropic", "safety"), n=3, s=3),
+    story(5, "Udio settles with three record labels over training data", hours=50,
+          companies=("Udio",), segments=("Policy · Litigation",), tags=("music", "copyright"), s=3),
+    # Old news: xAI and Data & IP exist, but nothing about them is in this week's window.
+    story(6, "xAI files a lawsuit over training data", hours=24 * 20, companies=("xAI",), segments=("Data & IP",)),
+]
+
+
+def send(world, at=RUN):
+    MemoryMailer.reset()
+    counts = world.pipeline.send_due(MemoryMailer(), at)
+    return counts, {m.recipient: parse(m.data) for m in MemoryMailer.outbox}
+
+
+def parse(data: bytes) -> SimpleNamespace:
+    msg = email.message_from_bytes(data, policy=policy.default)
+    html = msg.get_body(("html",)).get_content()
+    return SimpleNamespace(subject=str(msg["Subject"]), text=msg.get_body(("plain",)).get_content(), html=html,
+                           plain_html=unescape(re.sub(r"<[^>]+>", " ", html)), msg=msg)
+
+
+def preheader_of(html: str) -> str:
+    return unescape(re.search(r'<div style="display:none;[^"]*">([^<]*)</div>', html).group(1))
+
+
+@pytest.fixture
+def world(engine, settings, tmp_path):
+    path = tmp_path / "articles.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in ARTICLES), encoding="utf-8")
+    with Session(engine) as session:
+        report = ingest_files(session, [path])
+        assert not report.rejected, report.rejected
+        load_aliases(session, {"Amazon": ["AWS"]})
+    people = {
+        "wes": {"email": "wes@example.com", "name": "Wes", "companies": ["OpenAI", "xAI", "Amazon"],
+                "segments": ["Data & IP"]},
+        "dana": {"email": "dana@example.com", "name": "Dana", "companies": ["OpenAI"], "frequency": "daily"},
+        "max": {"email": "max@example.com", "name": "Max", "companies": ["Anthropic", "OpenAI", "Google DeepMind"],
+                "segments": ["Policy"]},
+    }
+    with Session(engine) as session:
+        for person in people.values():
+            add_subscriber(session, timezone="Europe/Berlin", **person)
+        session.commit()
+    MemoryMailer.reset()
+    return SimpleNamespace(engine=engine, settings=settings, pipeline=Pipeline(engine, settings), tmp_path=tmp_path)
+
+
+# -- 1. cadence words and the first issue's window --------------------------------------------------
+
+def test_a_daily_issue_speaks_of_today_and_its_first_issue_covers_one_day(world):
+    _, sent = send(world)
+    daily, weekly = sent["dana@example.com"], sent["wes@example.com"]
+    # Dana's first issue covers one day: the OpenAI story of 5 hours ago, not the one of 60 hours ago.
+    assert "new reasoning model" in daily.text and "Stargate" not in daily.text
+    assert "Monday, Nov 23, 2026" in daily.text and "Monday, Nov 23, 2026" in daily.plain_html
+    assert "1 story today" in daily.text and "1 story today" in daily.plain_html
+    assert "this week" not in daily.text + daily.plain_html and "2026-11-23" not in daily.text
+    assert "Week 48, 2026" in weekly.text and "this week" in weekly.text and "today" not in weekly.text
+    assert "Stargate" in weekly.text  # a weekly reader's first issue looks back the whole week
+
+
+def test_the_unsubscribe_and_confirm_pages_name_the_readers_cadence(world):
+    from digest.web import create_app
+    from tests.web_helpers import local_client
+
+    client = local_client(create_app(world.settings, world.engine))
+    _, sent = send(world)
+    for address, word, other in (("dana@example.com", "daily", "weekly"), ("wes@example.com", "weekly", "daily")):
+        link = re.search(r"Unsubscribe: (\S+)", sent[address].text).group(1)
+        page = client.get(link.removeprefix(world.settings.base_url)).text
+        assert f"the {word} digest" in page and other not in page
+        done = client.post(link.removeprefix(world.settings.base_url), data={"List-Unsubscribe": "One-Click"}).text
+        assert f"the {word} AMW Digest" in done
+    sid = _subscriber_id(world, "dana@example.com")
+    confirm = client.get(f"/confirm/{world.pipeline.signer.make('confirm', sid)}").text
+    assert "daily AMW Digest" in confirm
+
+
+def _subscriber_id(world, address: str) -> int:
+    from tests.web_helpers import subscriber_id
+
+    return subscriber_id(world.engine, address)
