@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, datetime
 
@@ -9,8 +10,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from .db import autocommit_connection
-from .models import (Article, ArticleCompany, ArticleSegment, Company, Digest, DigestItem, Follow, Segment,
-                     Subscriber, Suppression)
+from .models import (Article, ArticleCompany, ArticleSegment, Company, CompanyAlias, Digest, DigestItem, Follow,
+                     Segment, Subscriber, Suppression)
 from .types import ArticleData, Reader
 
 
@@ -36,6 +37,7 @@ def articles_data(session: Session, articles: list[Article]) -> list[ArticleData
                 .join(Segment, Segment.id == ArticleSegment.segment_id)
                 .where(ArticleSegment.article_id.in_(chunk))):
             segments[article_id].append((position, name))
+    aliases = _story_aliases(session, articles, companies)
     return [
         ArticleData(
             id=a.id, url=a.url, title=a.title, summary=a.summary, published_at=a.published_at,
@@ -44,9 +46,48 @@ def articles_data(session: Session, articles: list[Article]) -> list[ArticleData
             segments=tuple(n for _, n in sorted(segments[a.id])),
             tags=tuple(a.tags or ()), novelty=a.novelty, novelty_note=a.novelty_note,
             significance=a.significance, significance_note=a.significance_note, related=tuple(a.related or ()),
+            aliases=aliases.get(a.id, ()),
         )
         for a in articles
     ]
+
+
+def _story_aliases(session: Session, articles: list[Article], companies: dict) -> dict[int, tuple[str, ...]]:
+    """Per article, the alias its title or tags name each company by, where they use one of the
+    company's other names and never its own ("SK Telecom and AWS ..." for Amazon gives "AWS")."""
+    from .names import company_key
+
+    names = {name for links in companies.values() for _, name in links}
+    if not names:
+        return {}
+    known: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(sorted(names)):
+        for company, alias in session.exec(select(Company.name, CompanyAlias.alias)
+                                           .join(CompanyAlias, CompanyAlias.company_id == Company.id)
+                                           .where(Company.name.in_(chunk))):
+            if company_key(alias) != company_key(company):
+                known[company].append(alias)
+    if not known:
+        return {}
+    out: dict[int, tuple[str, ...]] = {}
+    for a in articles:
+        links = sorted(companies.get(a.id, ()))
+        if not any(name in known for _, name in links):
+            continue
+        text = company_key(" ".join([a.title, *(a.tags or ())]))
+        found = tuple(next((al for al in sorted(known.get(name, ()), key=len, reverse=True)
+                            if _mentions(text, company_key(al))), "") if not _mentions(text, company_key(name)) else ""
+                      for _, name in links)
+        if any(found):
+            out[a.id] = found
+    return out
+
+
+def _mentions(text: str, key: str) -> bool:
+    """Whether casefolded text names key as a whole word (scripts without spaces: anywhere)."""
+    if not key.isascii():
+        return key in text
+    return re.search(r"(?<!\w)" + re.escape(key) + r"(?!\w)", text) is not None
 
 
 def _chunks(ids: list[int], size: int = 900):

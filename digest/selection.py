@@ -159,7 +159,6 @@ class Selector:
         self._sig_masks: dict[int, int] = {}
         self._company_names: dict[str, str] = {}
         self._segment_names: dict[str, str] = {}
-        self._reason_texts: dict[str, str] = {}
 
     # -- masks --------------------------------------------------------------------------------
 
@@ -252,6 +251,12 @@ class Selector:
         if fresh:
             return f"no new article about what you follow {span} reached your minimum significance of {reader.min_significance}"
         return f"no new articles about what you follow {span}"
+
+
+def join_names(names: Sequence[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _bits(ranks: Iterable[int]) -> int:
@@ -457,18 +462,36 @@ class _ReaderPass:
         shown = len(picks) + sum(len(c.connected) for c in choices)
         return Selection(choices, start, end, q.bit_count() - shown, None)
 
-    def reasons(self, r: int) -> tuple[str, ...]:
-        follows, texts = self.follows, self.sel._reason_texts
-        out = []
-        for k in self.sel._keys_of[r]:
-            name = follows.get(k)
-            if name is not None:
-                text = texts.get(name)
-                if text is None:
-                    text = texts[name] = f"You follow {name}"
-                out.append(text)
-        # A company and a segment can share a name; say it once.
-        return tuple(dict.fromkeys(out)) if len(out) > 1 else tuple(out)
+    def reasons(self, r: int) -> tuple[tuple[str, ...], str]:
+        """(the one reason sentence, the followed company the card leads with or "").
+
+        "You follow Anthropic, OpenAI and Policy": the followed companies in the story's order,
+        each with the alias the story names it by ("Amazon (AWS)"), then the followed segments.
+        """
+        follows, a = self.follows, self.sel.articles[r]
+        companies: list[str] = []
+        lead = ""
+        aliases = a.aliases
+        for i, c in enumerate(a.companies):
+            name = follows.get(_COMPANY + company_key(c))
+            if name is None:
+                continue
+            lead = lead or c
+            alias = aliases[i] if i < len(aliases) else ""
+            companies.append(f"{name} ({alias})" if alias else name)
+        segments = [follows[k] for k in self.sel._keys_of[r] if k.startswith(_SEGMENT) and k in follows]
+        names = list(dict.fromkeys(companies + segments))  # a company and a segment can share a name
+        if not names:
+            return (), lead
+        return ("You follow " + join_names(names),), lead
+
+    def matched(self, head: int) -> tuple[str, ...]:
+        """The names of the follows the story matched: the head's first, in match-key order."""
+        follows, keys_of = self.follows, self.sel._keys_of
+        out = [follows[k] for k in keys_of[head] if k in follows]
+        for n in self.members(head):
+            out.extend(follows[k] for k in keys_of[n] if k in follows)
+        return tuple(dict.fromkeys(out))
 
     def choice(self, head: int) -> Choice:
         sel = self.sel
@@ -488,7 +511,8 @@ class _ReaderPass:
         urls = self.received_urls
         if not is_update and urls:
             is_update = any(u in urls for x in (head, *members) for u in arts[x].related)
-        return Choice(arts[head], self.reasons(head), sel._rating[head], connected, is_update)
+        reasons, lead = self.reasons(head)
+        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead, self.matched(head))
 
 
 def prepare(articles: Sequence[ArticleData], options: SelectionOptions = SelectionOptions()) -> Selector:

@@ -26,6 +26,9 @@ class ArticleData:
     significance: int
     significance_note: str
     related: tuple[str, ...] = ()
+    # Per company (same order): the alias by which the story names it, when it uses another of
+    # the company's names and not its own ("AWS" for Amazon); "" otherwise. May be shorter.
+    aliases: tuple[str, ...] = ()
 
     @property
     def primary_company(self) -> str | None:
@@ -60,6 +63,10 @@ class Choice:
     rating: float
     connected: tuple[ArticleData, ...] = ()
     is_update: bool = False
+    # The followed company the card leads with ("" when the story came in through a segment), and
+    # the names of the reader's follows this story matched (head and connected articles), best first.
+    lead: str = ""
+    matched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

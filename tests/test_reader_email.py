@@ -67,6 +67,11 @@ def parse(data: bytes) -> SimpleNamespace:
                            plain_html=unescape(re.sub(r"<[^>]+>", " ", html)), msg=msg)
 
 
+def card_of(html: str, title: str) -> str:
+    """The HTML of the card whose title starts with `title`."""
+    return next(chunk for chunk in html.split('class="cd"') if re.search(r'class="tl"[^>]*>' + re.escape(title), chunk))
+
+
 def preheader_of(html: str) -> str:
     return unescape(re.search(r'<div style="display:none;[^"]*">([^<]*)</div>', html).group(1))
 
@@ -129,3 +134,41 @@ def _subscriber_id(world, address: str) -> int:
     from tests.web_helpers import subscriber_id
 
     return subscriber_id(world.engine, address)
+
+
+# -- 2. the intro names only what the issue holds ----------------------------------------------------
+
+def test_the_intro_names_only_follows_with_a_story_in_this_issue(world):
+    _, sent = send(world)
+    wes = sent["wes@example.com"]
+    intro = re.search(r"\d+ stor(?:y|ies) this week[^\n]*(?:\n[^\n]+)*", wes.text).group(0).replace("\n", " ")
+    assert "OpenAI" in intro and "Amazon" in intro
+    # Wes follows xAI and Data & IP too, but this issue has no story about either.
+    assert "xAI" not in intro and "Data & IP" not in intro
+    assert "xAI" not in re.search(r"<p[^>]*>([^<]*this week[^<]*)</p>", wes.html).group(1)
+
+
+def test_an_intro_names_at_most_five_follows_then_counts_the_rest():
+    from digest.render.view import _follows
+
+    choices = [SimpleNamespace(matched=(f"Company {i}",)) for i in range(7)]
+    assert _follows(choices) == "Company 0, Company 1, Company 2, Company 3, Company 4 and 2 more of your follows"
+
+
+# -- 3. reasons ---------------------------------------------------------------------------------------
+
+def test_a_reason_names_the_alias_the_story_matched_through(world):
+    _, sent = send(world)
+    wes = sent["wes@example.com"]
+    assert "You follow Amazon (AWS)" in wes.plain_html
+    assert "Why you're seeing this: You follow Amazon (AWS)" in wes.text
+    # The card leads with the company the reader follows, not with the story's first company.
+    assert re.search(r'class="co"[^>]*>Amazon</a>', card_of(wes.html, "SK Telecom and AWS"))
+
+
+def test_several_follows_make_one_reason_sentence(world):
+    _, sent = send(world)
+    mx = sent["max@example.com"]
+    assert "You follow Anthropic, OpenAI, Google DeepMind and Policy" in mx.plain_html
+    assert mx.plain_html.count("You follow") == len(re.findall(r'class="wy"', mx.html))
+    assert "· You follow" not in mx.text and "· You follow" not in mx.plain_html

@@ -68,7 +68,6 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         cards = [WithFeedback(card, fb) for card, (fb, _) in zip(cards, feedback)]
         html_cards = [WithFeedback(card, fb) for card, (_, fb) in zip(html_cards, feedback)]
     name = shorten(clean(issue.reader.name).split(" ")[0], 40) if clean(issue.reader.name) else ""
-    follows = _follows(issue)
     base = {
         "lang": lang,
         "dir": direction,
@@ -81,7 +80,6 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         "email": clean(issue.reader.email),
         "postal_address": postal_address,
         "rule": "-" * TEXT_WIDTH,
-        "follows": follows,
     }
     return Prepared(cards, html_cards, base)
 
@@ -96,7 +94,7 @@ def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
     ctx["more"] = _more_label(more_count) if more_count else ""
     ctx["subject"] = subject_line(cards, ctx["period_label"])
     ctx["preheader"] = preheader(cards, issue.reader.frequency)
-    ctx["intro"] = _intro(len(cards), ctx["follows"], issue.reader.frequency)
+    ctx["intro"] = _intro(len(cards), _follows(issue.choices[:shown]), issue.reader.frequency)
     return ctx
 
 
@@ -159,7 +157,8 @@ def _score(label: str, value: int, note: str) -> View:
 def _card(choice: Choice, reference: datetime, company_url: str) -> View:
     """One card's view model (text values; _card_views caches it with its HTML twin)."""
     a: ArticleData = choice.article
-    company = shorten(clean(a.primary_company), *MAX_NAME) if a.primary_company else ""
+    lead = choice.lead or a.primary_company
+    company = shorten(clean(lead), *MAX_NAME) if lead else ""
     read = max(1, int(a.read_minutes or 1))
     region = clean(a.region)
     return View(
@@ -231,14 +230,18 @@ def card_views(choice: Choice, reference: datetime, company_url: str) -> tuple[V
     return card, html_value(card)
 
 
-def _follows(issue: Issue) -> str:
-    names = sorted(issue.reader.companies, key=str.casefold) + sorted(issue.reader.segments, key=str.casefold)
-    names = [clean(n) for n in names if clean(n)]
+MAX_INTRO_NAMES = 5
+
+
+def _follows(choices) -> str:
+    """The reader's follows this issue has a story about, in story order: at most five by name."""
+    names = list(dict.fromkeys(n for n in (clean(m) for c in choices for m in c.matched) if n))
     if not names:
         return ""
-    shown = names[:4]
-    if len(names) > 4:
-        shown.append(f"{len(names) - 4} more")
+    shown = names[:MAX_INTRO_NAMES]
+    if len(names) > MAX_INTRO_NAMES:
+        rest = len(names) - MAX_INTRO_NAMES
+        shown.append(f"{rest} more of your follows" if rest > 1 else "1 more of your follows")
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
