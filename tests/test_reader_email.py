@@ -172,3 +172,43 @@ def test_several_follows_make_one_reason_sentence(world):
     assert "You follow Anthropic, OpenAI, Google DeepMind and Policy" in mx.plain_html
     assert mx.plain_html.count("You follow") == len(re.findall(r'class="wy"', mx.html))
     assert "· You follow" not in mx.text and "· You follow" not in mx.plain_html
+
+
+# -- 4. subject and preheader -------------------------------------------------------------------------
+
+LONG_TITLES = [
+    "Elon Musk admitted in court that xAI used distillation to extract knowledge from OpenAI models for training Grok",
+    "바이트댄스, 2026년 AI 설비투자 예산을 25% 늘린 2000억 위안으로 상향 조정했다고 밝혀 업계 긴장 고조",
+    "OpenAI launches $4B Deployment Company, acquires Tomoro to embed AI engineers in enterprises",
+    "Short one",
+]
+
+
+@pytest.mark.parametrize("top", range(len(LONG_TITLES)))
+def test_subject_and_preheader_fit_in_whole_words_and_name_the_scored_story(top):
+    from digest.message import build_message
+    from digest.render import Renderer
+    from digest.render.filters import display_width
+    from tests.render_helpers import TEMPLATES, choice, issue, links
+
+    titles = LONG_TITLES[top:] + LONG_TITLES[:top]
+    chosen = tuple(choice(i, title=t) for i, t in enumerate(titles))
+    rendered = Renderer(TEMPLATES).render(issue(choices=chosen), links())
+    data = build_message(rendered, sender="AMW <digest@amw.example>", recipient="ana@example.com",
+                         recipient_name="Ana", message_id="<t@amw.example>", date=SLOT,
+                         unsubscribe_url="https://amw.example/u", unsubscribe_mailto="mailto:u@amw.example",
+                         list_id="<digest.amw.example>", dkim=None)
+    sent = parse(data)
+    subject, pre = sent.subject, preheader_of(sent.html)
+    assert subject == rendered.subject and display_width(subject) <= 78 and subject.endswith(" + 3 more")
+    head = subject.removesuffix(" + 3 more")
+    if head != titles[0]:  # cut: whole words of the title, then an ellipsis
+        assert head.endswith("…") and titles[0].startswith(head[:-1])
+        assert titles[0][len(head) - 1] == " " or " " not in titles[0]
+    assert display_width(pre) <= 100
+    # The scores belong to a story the preheader names: "Title…: Novelty 3/3, Significance 1/3".
+    named = re.match(r"(.+?): Novelty (\d)/3, Significance (\d)/3", pre)
+    assert named and titles[0].startswith(named.group(1).removesuffix("…"))
+    assert (int(named.group(2)), int(named.group(3))) == (chosen[0].article.novelty, chosen[0].article.significance)
+    for word in re.split(r"[ ·]+", pre.replace("…", "")):
+        assert word.strip(".:,") in " ".join(titles) + " Novelty Significance Also 1/3 2/3 3/3"

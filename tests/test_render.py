@@ -299,7 +299,7 @@ def test_html_declares_language_direction_color_scheme_and_dark_mode_styles(rend
 
 def test_preheader_is_in_the_html_and_hidden(renderer):
     out = renderer.render(issue(3), links())
-    assert out.preheader.startswith("Novelty 3/3, Significance 1/3. Also:")
+    assert re.match(r".+: Novelty 3/3, Significance 1/3", out.preheader)
     assert f">{out.preheader}</div>".replace("&", "&amp;") in out.html
 
 

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from ..text import clean
 
-__all__ = ["clean", "shorten", "age_label", "safe_url", "escape_html", "wrap", "TEXT_WIDTH", "FILTERS"]
+__all__ = ["clean", "shorten", "fit_width", "display_width", "age_label", "safe_url", "escape_html", "wrap", "TEXT_WIDTH", "FILTERS"]
 
 TEXT_WIDTH = 78
 
@@ -30,6 +30,34 @@ def shorten(text: str, limit: int, max_bytes: int | None = None) -> str:
     if space > len(cut) * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-·") + "…"
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes in a monospace or inbox line: East Asian wide characters count two."""
+    return _display_width(text)
+
+
+def fit_width(text: str, width: int) -> str:
+    """Cut to at most `width` display columns at a word boundary, with an ellipsis; whole when it fits.
+
+    Text with no space to cut at (Chinese, Japanese) is cut between characters.
+    """
+    text = " ".join(text.split())
+    if _display_width(text) <= width:
+        return text
+    room, used, end = width - 1, 0, 0  # one column for the ellipsis
+    for i, ch in enumerate(text):
+        w = 2 if not ch.isascii() and unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > room:
+            break
+        used += w
+        end = i + 1
+    cut = text[:end]
+    if end < len(text) and text[end] != " ":
+        space = cut.rfind(" ")
+        if space > 0:
+            cut = cut[:space]
+    return cut.rstrip(" ,;:.-·–—") + "…"
 
 
 def age_label(published: datetime, reference: datetime) -> str:
