@@ -500,19 +500,24 @@ class _ReaderPass:
         received, nbr_mask = self.received_mask, sel._nbr_mask
         # An earlier part of the story reached the reader if a received article is related to any
         # article of this story; the received mask covers ids and urls inside the candidates, the
-        # url set those outside them.
-        is_update = bool(received & nbr_mask[head])
+        # url set those outside them. The badge links to that earlier part.
+        updates = ""
+        for x in (head, *members):
+            earlier = received & nbr_mask[x]
+            if earlier:
+                updates = arts[(earlier & -earlier).bit_length() - 1].url
+                break
         if members:
             ts = sel._ts
-            is_update = is_update or any(received & nbr_mask[m] for m in members)
             connected = tuple(arts[m] for m in sorted(members, key=lambda m: (-ts[m], arts[m].url)))
         else:
             connected = ()
         urls = self.received_urls
-        if not is_update and urls:
-            is_update = any(u in urls for x in (head, *members) for u in arts[x].related)
+        if not updates and urls:
+            updates = next((u for x in (head, *members) for u in arts[x].related if u in urls), "")
+        is_update = bool(updates)
         reasons, lead = self.reasons(head)
-        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead, self.matched(head))
+        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead, self.matched(head), updates)
 
 
 def prepare(articles: Sequence[ArticleData], options: SelectionOptions = SelectionOptions()) -> Selector:

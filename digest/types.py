@@ -67,6 +67,7 @@ class Choice:
     # the names of the reader's follows this story matched (head and connected articles), best first.
     lead: str = ""
     matched: tuple[str, ...] = ()
+    updates: str = ""  # when is_update: the url of the earlier part of the story the reader received
 
 
 @dataclass(frozen=True, slots=True)

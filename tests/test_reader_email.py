@@ -212,3 +212,55 @@ def test_subject_and_preheader_fit_in_whole_words_and_name_the_scored_story(top)
     assert (int(named.group(2)), int(named.group(3))) == (chosen[0].article.novelty, chosen[0].article.significance)
     for word in re.split(r"[ ·]+", pre.replace("…", "")):
         assert word.strip(".:,") in " ".join(titles) + " Novelty Significance Also 1/3 2/3 3/3"
+
+
+# -- 5. tags, segment names in the text part, the update badge ----------------------------------------
+
+def test_tags_are_shown_as_written_without_the_cards_own_companies(world):
+    _, sent = send(world)
+    mx, wes = sent["max@example.com"], sent["wes@example.com"]
+    card = card_of(mx.html, "Frontier labs sign")
+    tags = re.findall(r'class="tt"[^>]*>([^<]*)<', card)
+    assert tags == ["incident reporting", "safety"]  # "Anthropic" is the card's own company
+    assert not re.search(r"#\s?(incident|safety)", unescape(re.sub(r"<[^>]+>", " ", card)))
+    assert "Tags: incident reporting, safety" in mx.text and "#incident" not in mx.text
+    # "AWS" is how the SK Telecom story names Amazon, a company of the card: not a tag either.
+    assert re.findall(r'class="tt"[^>]*>([^<]*)<', card_of(wes.html, "SK Telecom and AWS")) == ["Ulsan"]
+    assert "Tags: Ulsan" in wes.text
+
+
+def test_the_text_part_never_breaks_a_segment_name_across_lines():
+    from digest.render import Renderer
+    from tests.render_helpers import TEMPLATES, issue, links
+
+    rendered = Renderer(TEMPLATES).render(issue(8), links())
+    lines = rendered.text.splitlines()
+    segment_lines = [i for i, line in enumerate(lines) if line.strip().startswith("Segments:")]
+    assert segment_lines
+    for i in segment_lines:
+        block = [lines[i]]
+        for ln in lines[i + 1:]:
+            if not ln.strip() or ":" in ln:
+                break
+            block.append(ln)
+        names = [n.strip() for n in " ".join(block).split("Segments:", 1)[1].split(",")]
+        assert names == ["Foundation Models · Case Studies", "Foundation Models · Open Debates", "Data & IP"]
+        assert len(block) > 1 and max(len(ln) for ln in block) <= 78  # wrapped, between names
+        for name in names:
+            assert any(name in ln for ln in block), name
+
+
+def test_the_update_badge_links_to_the_story_it_updates(world):
+    from tests.pipeline_helpers import load_articles
+
+    send(world)
+    follow_up = story(7, "OpenAI's new reasoning model reaches general availability", hours=-24 * 3,
+                      related=(1,), n=2, s=3)
+    load_articles(world.engine, world.tmp_path, [follow_up])
+    _, sent = send(world, RUN + timedelta(days=7))
+    wes = sent["wes@example.com"]
+    card = card_of(wes.html, "OpenAI&#8217;s new reasoning model") if "&#8217;" in wes.html else \
+        card_of(wes.html, "OpenAI's new reasoning model")
+    badge = re.search(r'<a[^>]*class="up"[^>]*>Update</a>|<a[^>]*href="([^"]+)"[^>]*class="up"', card)
+    assert badge and "https://amw.example/news/r1" in badge.group(0)
+    assert "Update to: https://amw.example/news/r1" in wes.text

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from ..names import slugify
+from ..names import company_key, slugify
 from ..types import ArticleData, Choice, Issue, Links
 from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
 from .fragments import WithFeedback
@@ -170,13 +170,14 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
         read=read,
         meta=" · ".join(x for x in (region, f"{read} min read") if x),
         is_update=bool(choice.is_update),
+        updates_url=choice.updates if choice.is_update else "",
         novelty=max(1, min(3, int(a.novelty or 1))),
         significance=max(1, min(3, int(a.significance or 1))),
         scores=(_score("Novelty", a.novelty, a.novelty_note),
                 _score("Significance", a.significance, a.significance_note)),
         summary=shorten(clean(a.summary), *MAX_SUMMARY),
         segments=tuple(s for s in (shorten(clean(s), *MAX_NAME) for s in a.segments[:MAX_SEGMENTS]) if s),
-        tags=tuple(t for t in (shorten(clean(t), 30, 60) for t in a.tags[:MAX_TAGS]) if t),
+        tags=_tags(a),
         why=shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY),
         fb=None,  # this reader's feedback links, set per render
         fragments={},  # this card's rendered output, per template and variant (fragments.py)
@@ -186,6 +187,14 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
             for r in choice.connected[:MAX_CONNECTED]
         ),
     )
+
+
+def _tags(a: ArticleData) -> tuple[str, ...]:
+    """The tags as the editors wrote them, without those naming one of the card's own companies
+    (or the alias the story calls it by)."""
+    own = {company_key(n) for n in (*a.companies, *a.aliases) if n}
+    tags = (shorten(clean(t), 30, 60) for t in a.tags if company_key(t) not in own)
+    return tuple(dict.fromkeys(t for t in tags if t))[:MAX_TAGS]
 
 
 @lru_cache(maxsize=1024)
