@@ -112,10 +112,9 @@ class Pipeline:
             preferences=f"{base}/preferences/{self.signer.make('preferences', reader.id)}",
             web_version=f"{base}/web/{self.signer.make('web', reader.id, extra={'p': period})}",
             base=base,
-            # A card shows one pair of feedback links: its company's, else its segment's.
-            feedback={a.id: feedback_links(self.signer, base, reader, a,
-                                           kinds=("company",) if a.companies else ("segment",))
-                      for a in articles},
+            # A card offers "More on X" (follow) and "Less of this" (mute), each only where it
+            # would change something (subscribers/feedback.py).
+            feedback={a.id: feedback_links(self.signer, base, reader, a) for a in articles},
         )
 
     def _selector(self, session: Session, start: datetime, end: datetime):

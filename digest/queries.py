@@ -102,8 +102,20 @@ def reader_of(subscriber: Subscriber, companies=frozenset(), segments=frozenset(
         send_day=subscriber.send_day, send_hour=subscriber.send_hour, frequency=subscriber.frequency,
         max_articles=subscriber.max_articles, min_significance=subscriber.min_significance,
         reading_budget=subscriber.reading_budget, companies=frozenset(companies), segments=frozenset(segments),
-        smtputf8=subscriber.smtputf8,
+        smtputf8=subscriber.smtputf8, muted=muted_of(subscriber),
     )
+
+
+MUTE_KINDS = ("company", "segment", "tag")
+
+
+def muted_of(subscriber: Subscriber) -> frozenset[tuple[str, str]]:
+    """The subscriber's mute list as (kind, name) pairs; malformed entries are ignored."""
+    out = set()
+    for entry in getattr(subscriber, "muted", None) or ():
+        if isinstance(entry, dict) and entry.get("kind") in MUTE_KINDS and isinstance(entry.get("name"), str):
+            out.add((entry["kind"], entry["name"]))
+    return frozenset(out)
 
 
 def load_readers(session: Session, subscribers: list[Subscriber]) -> dict[int, Reader]:

@@ -159,6 +159,7 @@ class Selector:
         self._sig_masks: dict[int, int] = {}
         self._company_names: dict[str, str] = {}
         self._segment_names: dict[str, str] = {}
+        self._tag_mask: dict[str, int] | None = None  # built on the first tag mute
 
     # -- masks --------------------------------------------------------------------------------
 
@@ -234,12 +235,33 @@ class Selector:
         matched = 0
         for key in follows:
             matched |= masks.get(key, 0)
+        if reader.muted:
+            matched &= ~self._muted_mask(reader.muted)
         received = self._received_mask(received_ids, received_urls)
         fresh = matched & self._window_mask(start, end) & ~received
         qualifying = fresh & self._sig_mask(reader.min_significance)
         if not qualifying:
             return Selection((), start, end, 0, self._empty_reason(fresh, reader, start, end))
         return _ReaderPass(self, reader, follows, qualifying, received, received_urls).run(start, end)
+
+    def _muted_mask(self, muted) -> int:
+        """The articles a mute list keeps out: those whose primary company is muted, that lie in a
+        muted segment (or below it), or that carry a muted tag."""
+        mask = 0
+        for kind, name in muted:
+            if kind == "company":
+                mask |= self._primary_mask.get(company_key(name), 0)
+            elif kind == "segment":
+                mask |= self._mask.get(_SEGMENT + segment_key(name), 0)
+            elif kind == "tag":
+                if self._tag_mask is None:
+                    index: dict[str, list[int]] = {}
+                    for r, a in enumerate(self.articles):
+                        for tag in dict.fromkeys(company_key(t) for t in a.tags):
+                            index.setdefault(tag, []).append(r)
+                    self._tag_mask = {tag: _bits(ranks) for tag, ranks in index.items()}
+                mask |= self._tag_mask.get(company_key(name), 0)
+        return mask
 
     def _empty_reason(self, fresh: int, reader: Reader, start: datetime, end: datetime) -> str:
         days = (end - start) / timedelta(days=1)

@@ -52,6 +52,8 @@ class Reader:
     companies: frozenset[str] = frozenset()  # canonical company names
     segments: frozenset[str] = frozenset()  # full segment names; a parent covers its children
     smtputf8: bool = False
+    # what the reader muted, as (kind, name) with kind "company", "segment" or "tag"
+    muted: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

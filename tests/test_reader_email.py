@@ -264,3 +264,75 @@ def test_the_update_badge_links_to_the_story_it_updates(world):
     badge = re.search(r'<a[^>]*class="up"[^>]*>Update</a>|<a[^>]*href="([^"]+)"[^>]*class="up"', card)
     assert badge and "https://amw.example/news/r1" in badge.group(0)
     assert "Update to: https://amw.example/news/r1" in wes.text
+
+
+# -- 6. feedback links: follow what is not followed, mute what brought the story in -------------------
+
+def feedback_links_of(html: str) -> list[tuple[str, str]]:
+    """(label, url) of every feedback link in the HTML part."""
+    return [(unescape(label), unescape(url)) for url, label in
+            re.findall(r'<a[^>]*href="([^"]*/feedback/[^"]+)"[^>]*>([^<]+)</a>', html)]
+
+
+def test_more_on_is_offered_only_for_what_the_reader_neither_follows_nor_muted(world):
+    _, sent = send(world)
+    follows = {"wes@example.com": {"OpenAI", "xAI", "Amazon", "Data & IP"},
+               "max@example.com": {"Anthropic", "OpenAI", "Google DeepMind", "Policy"}, "dana@example.com": {"OpenAI"}}
+    offered = 0
+    for address, mail in sent.items():
+        for label, _ in feedback_links_of(mail.html):
+            if label.startswith("More on "):
+                offered += 1
+                assert label.removeprefix("More on ") not in follows[address], (address, label)
+    assert offered  # "More on SK Telecom" under the AWS story, say
+    assert "More on SK Telecom" in [label for label, _ in feedback_links_of(sent["wes@example.com"].html)]
+
+
+def test_less_of_this_mutes_what_brought_the_story_in_and_selection_honours_it(world):
+    from digest.web import create_app
+    from tests.web_helpers import local_client
+
+    client = local_client(create_app(world.settings, world.engine))
+    _, sent = send(world)
+    # Wes gets the Frontier labs story through OpenAI, its second company: "Less of this" mutes its
+    # primary company, Anthropic, and leaves the follow of OpenAI alone.
+    card = card_of(sent["wes@example.com"].html, "Frontier labs sign")
+    less = next(url for label, url in feedback_links_of(card) if label == "Less of this")
+    path = less.removeprefix(world.settings.base_url)
+    page = client.get(path).text
+    assert "Mute the company Anthropic" in unescape(page) and "Nothing else changes" in page
+    done = client.post(path, data={"token": path.rsplit("/", 1)[1]})
+    assert done.status_code == 200 and "no longer include stories about Anthropic" in unescape(done.text)
+    assert "/preferences/" in done.text and "undo" in done.text
+    with Session(world.engine) as session:
+        from digest.models import Subscriber
+
+        wes = session.exec(select(Subscriber).where(Subscriber.email_key == "wes@example.com")).one()
+        assert wes.muted == [{"kind": "company", "name": "Anthropic"}]
+    from subscribers.follows import follow_names
+
+    with Session(world.engine) as session:
+        companies, _ = follow_names(session, [wes.id])[wes.id]
+    assert "OpenAI" in companies
+    # The next issue leaves Anthropic's story out; the OpenAI stories still come.
+    titles = [c.article.title for c in world.pipeline.preview("wes@example.com", RUN).issue.choices]
+    assert "Frontier labs sign a joint statement on incident reporting" not in titles
+    assert any("OpenAI" in t for t in titles)
+    # The preferences page lists the mute with a way to remove it.
+    prefs_path = re.search(r'href="(/preferences/[^"]+)"', done.text).group(1)
+    prefs = client.get(prefs_path).text
+    assert re.search(r'id="muted".*Anthropic.*Unmute', prefs, re.S)
+    token = prefs_path.rsplit("/", 1)[1]
+    undone = client.post(prefs_path, data={"token": token, "unmute": "company:Anthropic"})
+    assert "Unmuted Anthropic" in undone.text and "Nothing muted" in undone.text
+    titles = [c.article.title for c in world.pipeline.preview("wes@example.com", RUN).issue.choices]
+    assert "Frontier labs sign a joint statement on incident reporting" in titles
+
+
+def test_less_of_a_story_that_came_in_through_a_segment_mutes_its_company(world):
+    _, sent = send(world)
+    card = card_of(sent["max@example.com"].html, "Udio settles")
+    links = dict(feedback_links_of(card))
+    token = links["Less of this"].rsplit("/", 1)[1]
+    assert world.pipeline.signer.read("feedback", token)[1] == {"k": "company", "n": "Udio", "d": "mute"}
+    assert "More on Udio" in links  # Max follows Policy, not Udio

@@ -442,8 +442,8 @@ def test_spamassassin_local_rules_score_a_digest_below_3(renderer, make):
 def _feedback_links(the_issue, name='<b>"A&B"</b> {{ 7*7 }}'):
     from dataclasses import replace
 
-    feedback = {c.article.id: {"company": {"name": name, "more": f"https://x.example/feedback/m{i}?a=1&b='2'",
-                                           "less": f"https://x.example/feedback/l{i}"}, "segment": None}
+    feedback = {c.article.id: {"more": {"kind": "company", "name": name, "url": f"https://x.example/feedback/m{i}?a=1&b='2'"},
+                               "less": {"kind": "tag", "name": "t", "url": f"https://x.example/feedback/l{i}"}}
                 for i, c in enumerate(the_issue.choices)}
     return replace(links(), feedback=feedback)
 

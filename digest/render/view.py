@@ -204,15 +204,15 @@ def _feedback_name(name: str) -> tuple[str, Markup]:
 
 
 def _feedback(links: dict | None) -> tuple[View | None, View | None]:
-    """One pair of feedback links for a card, about its followed company, else its segment: the
-    text part's view and the HTML part's (name escaped; URLs raw, for the |url filter)."""
-    for kind in ("company", "segment"):
-        entry = (links or {}).get(kind)
-        if entry and entry.get("name"):
-            text, html = _feedback_name(entry["name"])
-            return (View(name=text, more_url=entry["more"], less_url=entry["less"]),
-                    View(name=html, more_url=entry["more"], less_url=entry["less"]))
-    return None, None
+    """One card's feedback links, the text part's view and the HTML part's (name escaped; URLs raw,
+    for the |url filter): "More on <name>" (follow) and "Less of this" (mute), each only when given."""
+    more, less = (links or {}).get("more"), (links or {}).get("less")
+    if not more and not less:
+        return None, None
+    text, html = _feedback_name(more["name"]) if more else ("", Markup(""))
+    more_url, less_url = (more or {}).get("url"), (less or {}).get("url")
+    return (View(name=text, more_url=more_url, less_url=less_url),
+            View(name=html, more_url=more_url, less_url=less_url))
 
 
 def html_value(value, key: str = ""):

@@ -344,7 +344,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return {"s": subscriber, "companies": companies, "followed_segments": set(segments),
                 "all_segments": all_segments, "days": DAYS, "max_articles_limit": MAX_ARTICLES,
                 "zones": _zone_names(), "email": mask_email(subscriber.email),
-                "stopped": subscriber.status not in ("pending", "active")}
+                "stopped": subscriber.status not in ("pending", "active"),
+                "muted": [m for m in (subscriber.muted or []) if isinstance(m, dict) and m.get("name")]}
 
     @app.get("/preferences/{token}", response_class=HTMLResponse, summary="Preferences form")
     def preferences_page(request: Request, token: Token):
@@ -364,13 +365,23 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         timezone_name: Annotated[str | None, Form(alias="timezone", max_length=64)] = None,
         send_day: FormText = None, send_hour: FormText = None, frequency: FormText = None,
         paused_until: FormText = None, min_significance: FormText = None, max_articles: FormText = None,
+        unmute: Annotated[str | None, Form(max_length=300)] = None,
     ):
+        from subscribers.feedback import unmute as remove_mute
         from subscribers.records import update_subscriber
 
         with Session(engine) as session:
             subscriber, _ = subscriber_from(session, "preferences", token)
             if form_token is None or not secrets.compare_digest(form_token.encode("utf-8", "replace"), token.encode()):
                 return neutral(pages, request)
+            if unmute:
+                kind, _, name = unmute.partition(":")
+                removed = remove_mute(subscriber, kind, name)
+                session.add(subscriber)
+                session.commit()
+                return pages(request, "preferences.html", token=token, errors=[],
+                             saved=f"Unmuted {name}." if removed else "That was not muted; nothing changed.",
+                             **preferences_context(session, subscriber))
             changes = {name: value for name, value in (
                 ("timezone", timezone_name), ("send_day", send_day), ("send_hour", send_hour),
                 ("frequency", frequency), ("paused_until", paused_until), ("min_significance", min_significance),
@@ -397,7 +408,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             subscriber = session.get(Subscriber, feedback.subscriber_id)
             if subscriber is None:
                 raise TokenError("unknown subscriber")
-            return pages(request, "feedback.html", token=token, feedback=feedback, result=None,
+            return pages(request, "feedback.html", token=token, feedback=feedback, result=None, changed=False,
                          email=mask_email(subscriber.email))
 
     @app.post("/feedback/{token}", response_class=HTMLResponse, summary="Relevance feedback: apply")
@@ -410,14 +421,14 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                     form_token.encode("utf-8", "replace"), token.encode()):
                 raise TokenError("unknown subscriber or form")
             try:
-                _, sentence = apply_feedback(session, subscriber, feedback)
+                changed, sentence = apply_feedback(session, subscriber, feedback)
                 session.commit()
             except NotFound:
                 session.rollback()
                 return pages(request, "message.html", 400, title="This link can no longer be used",
                              message=f"{feedback.name} is no longer in our list. You can change what you follow "
                                      "on your preferences page.")
-            return pages(request, "feedback.html", token=token, feedback=feedback, result=sentence,
+            return pages(request, "feedback.html", token=token, feedback=feedback, result=sentence, changed=changed,
                          email=mask_email(subscriber.email),
                          preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
 
