@@ -133,8 +133,10 @@ class Pipeline:
         selector = self._selector(session, end - timedelta(days=self.options.lookback_days), end)
         selection = selector.select(reader, end=end, watermark=watermark, received_ids=received_ids,
                                     received_urls=received_urls)
+        overflow = selection.overflow if selection.choices else ()
         issue = Issue(reader=reader, period=slot.period, window_start=selection.window_start,
-                      window_end=selection.window_end, choices=selection.choices, more_count=selection.more_count)
+                      window_end=selection.window_end, choices=selection.choices, more_count=len(overflow),
+                      overflow=overflow)
         if not selection.choices and not self.settings.quiet_week_note:
             return Built(issue, selection, None, None)
         links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
@@ -363,7 +365,7 @@ class Pipeline:
             log.exception("could not release %d claimed digest(s); they will be sent by a later run",
                           len(claims))
 
-    def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, list[int]] | None:
+    def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, tuple] | None:
         """The message for one claimed row, or None when it was recorded as skipped or failed."""
         try:
             built = self.build(session, reader, Slot(claim.period, claim.scheduled_for), history,
@@ -378,11 +380,9 @@ class Pipeline:
                               built.selection.skip_reason or "nothing to send", now=now)
             counts.skipped += 1
             return None
-        article_ids = [c.article.id for c in built.issue.choices]
-        article_ids += [a.id for c in built.issue.choices for a in c.connected]
         out = Outgoing(key=claim.message_id.strip("<>"), sender=self.envelope_sender, recipient=reader.email,
                        data=built.message, message_id=claim.message_id, smtputf8=reader.smtputf8)
-        return out, article_ids
+        return out, issue_items(built)
 
     def _dry_run(self, session: Session, as_of: datetime) -> RunCounts:
         """What a send would do now, computed without writing anything."""
@@ -417,7 +417,9 @@ class Pipeline:
             counts.deferred += 1
             return
         if result.accepted:
-            ledger.mark_sent(session, claim.digest_id, owner, article_ids, now=now, subscriber_id=claim.subscriber_id)
+            shown, overflow = article_ids
+            ledger.mark_sent(session, claim.digest_id, owner, shown, now=now, subscriber_id=claim.subscriber_id,
+                             overflow_ids=overflow)
             counts.sent += 1
             return
         detail = result.detail or f"{result.code or ''} {result.enhanced or ''}".strip() or result.status
@@ -434,6 +436,23 @@ class Pipeline:
         counts.failed += 1
         if result.status == REJECTED and (result.enhanced or "").startswith("5.1."):
             _suppress(session, out.recipient, "bounced", detail)
+
+
+def issue_items(built: Built) -> tuple[list[int], list[int]]:
+    """(shown, overflow) article ids of a built issue, as the ledger records them.
+
+    Shown: the cards the email kept (the size guard may drop the last ones) with the connected
+    articles each card lists; only these count as received. Overflow: the dropped cards and the
+    stories that did not fit, with the connected articles their cards on the web page list.
+    """
+    from .render.view import MAX_CONNECTED
+
+    kept = built.rendered.article_count if built.rendered is not None else len(built.issue.choices)
+    choices = built.issue.choices
+    shown = [c.article.id for c in choices[:kept]] + [a.id for c in choices[:kept] for a in c.connected[:MAX_CONNECTED]]
+    rest = (*choices[kept:], *built.issue.overflow)
+    overflow = [c.article.id for c in rest] + [a.id for c in rest for a in c.connected[:MAX_CONNECTED]]
+    return shown, overflow
 
 
 def _suppress(session: Session, email: str, reason: str, detail: str) -> None:

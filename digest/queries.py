@@ -167,7 +167,8 @@ def sendable_schedules(session: Session, today: date, *, page: int = 5000):
 
 def load_history(session: Session, subscriber_ids: list[int], *, before: datetime | None = None,
                  ) -> dict[int, tuple[frozenset[int], frozenset[str], datetime | None]]:
-    """Per subscriber: article ids and urls already received, and the last delivered digest's slot.
+    """Per subscriber: article ids and urls already received (shown in an email; an issue's overflow
+    on its web page does not count), and the last delivered digest's slot.
 
     With `before`, only digests scheduled before it count: the history as it stood at that slot,
     so that previewing a period already sent shows what was sent.
@@ -179,7 +180,7 @@ def load_history(session: Session, subscriber_ids: list[int], *, before: datetim
                 select(DigestItem.subscriber_id, DigestItem.article_id, Article.url)
                 .join(Article, Article.id == DigestItem.article_id)
                 .join(Digest, Digest.id == DigestItem.digest_id)
-                .where(DigestItem.subscriber_id.in_(chunk),
+                .where(DigestItem.subscriber_id.in_(chunk), DigestItem.kind == "shown",
                        *([Digest.scheduled_for < before] if before is not None else []))):
             received[sid][0].add(article_id)
             received[sid][1].add(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Collection, Iterable, Sequence
 
@@ -16,6 +16,9 @@ from .types import ArticleData, Choice, Reader
 # Match keys carry their kind so that a company and a segment with the same name stay apart.
 _COMPANY = "c:"
 _SEGMENT = "s:"
+
+# Stories beyond the chosen ones that an issue's web page lists under "more".
+MAX_OVERFLOW = 20
 
 # Windows kept prepared per Selector; one run sees a few dozen distinct send instants at most.
 _WINDOW_CACHE_SIZE = 64
@@ -61,10 +64,20 @@ class Selection:
     window_end: datetime
     more_count: int = 0  # qualifying articles shown neither as a choice nor as a connected link
     skip_reason: str | None = None  # set exactly when choices is empty
+    # Made on first use of .overflow (a send needs it, a selection benchmark does not).
+    _overflow: object = field(default=(), compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
         return not self.choices
+
+    @property
+    def overflow(self) -> tuple[Choice, ...]:
+        """The stories that qualified but were not chosen (at most MAX_OVERFLOW, best first), as
+        choices with their reasons and connected articles: what "N more stories" opens."""
+        if callable(self._overflow):
+            object.__setattr__(self, "_overflow", self._overflow())
+        return self._overflow
 
 
 def rating(article: ArticleData, options: SelectionOptions = SelectionOptions()) -> float:
@@ -482,7 +495,22 @@ class _ReaderPass:
         picks.sort()
         choices = tuple(self.choice(r) for r in picks)
         shown = len(picks) + sum(len(c.connected) for c in choices)
-        return Selection(choices, start, end, q.bit_count() - shown, None)
+        left = q.bit_count() - shown
+        return Selection(choices, start, end, left, None, (lambda: self.overflow(taken)) if left else ())
+
+    def overflow(self, taken: set[int]) -> tuple[Choice, ...]:
+        """The best MAX_OVERFLOW stories of qualifying articles outside the chosen stories."""
+        heads: list[int] = []
+        seen: set[int] = set()
+        rest = self.q
+        while rest and len(heads) < MAX_OVERFLOW:
+            low = rest & -rest
+            rest ^= low
+            h = self.story_of(low.bit_length() - 1)
+            if h not in taken and h not in seen:
+                seen.add(h)
+                heads.append(h)
+        return tuple(self.choice(h) for h in heads)
 
     def reasons(self, r: int) -> tuple[tuple[str, ...], str]:
         """(the one reason sentence, the followed company the card leads with or "").

@@ -81,7 +81,8 @@ class Issue:
     window_start: datetime
     window_end: datetime
     choices: tuple[Choice, ...]
-    more_count: int = 0  # qualifying articles left out (by the maximum or the budget)
+    more_count: int = 0  # stories left out (by the maximum or the budget): the "N more stories" link
+    overflow: tuple[Choice, ...] = ()  # those stories, best first, for the issue's web page
 
 
 @dataclass(frozen=True, slots=True)

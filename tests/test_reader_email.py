@@ -336,3 +336,48 @@ def test_less_of_a_story_that_came_in_through_a_segment_mutes_its_company(world)
     token = links["Less of this"].rsplit("/", 1)[1]
     assert world.pipeline.signer.read("feedback", token)[1] == {"k": "company", "n": "Udio", "d": "mute"}
     assert "More on Udio" in links  # Max follows Policy, not Udio
+
+
+# -- 7. "N more stories on the web" leads to exactly those stories --------------------------------------
+
+def test_more_stories_link_opens_the_overflow_the_ledger_recorded_and_only_shown_ones_are_received(world):
+    from digest import queries
+    from digest.models import DigestItem, Subscriber
+    from digest.web import create_app
+    from tests.web_helpers import local_client
+
+    with Session(world.engine) as session:
+        mx = session.exec(select(Subscriber).where(Subscriber.email_key == "max@example.com")).one()
+        mx.max_articles = 2
+        session.add(mx)
+        session.commit()
+        max_id = mx.id
+    _, sent = send(world)
+    mail = sent["max@example.com"]
+    shown_titles = re.findall(r'class="tl"[^>]*>([^<]+)</a>', mail.html)
+    assert len(shown_titles) == 2
+    # Max follows Anthropic, OpenAI, Google DeepMind and Policy: four stories qualify, two fit.
+    assert "2 more stories on the web" in mail.text and "2 more stories on the web" in mail.plain_html
+    link = re.search(r"2 more stories on the web\s+(\S+)", mail.text).group(1)
+    assert link.endswith("#more") and f'href="{link}"' in mail.html
+    with Session(world.engine) as session:
+        items = session.exec(select(DigestItem.article_id, DigestItem.kind)
+                             .where(DigestItem.subscriber_id == max_id)).all()
+        from digest.models import Article
+
+        titles = dict(session.exec(select(Article.id, Article.title)).all())
+        received = queries.load_history(session, [max_id])[max_id][0]
+    overflow = {titles[a] for a, kind in items if kind == "overflow"}
+    shown = {titles[a] for a, kind in items if kind == "shown"}
+    assert shown == {unescape(t) for t in shown_titles} and len(overflow) == 2 and not shown & overflow
+    assert {titles[a] for a in received} == shown  # the overflow was not received
+    client = local_client(create_app(world.settings, world.engine))
+    page = client.get(link.removeprefix(world.settings.base_url).split("#")[0])
+    assert page.status_code == 200
+    more = page.text[page.text.index('id="more"'):]
+    assert {unescape(t) for t in re.findall(r'class="tl"[^>]*>([^<]+)</a>', more)} == overflow
+    before = page.text[:page.text.index('id="more"')]
+    assert {unescape(t) for t in re.findall(r'class="tl"[^>]*>([^<]+)</a>', before)} == shown
+    # Next week, the stories Max never saw in an email are still new to him.
+    again = world.pipeline.preview("max@example.com", RUN + timedelta(days=7))
+    assert not {c.article.title for c in again.issue.choices} & shown

@@ -23,7 +23,7 @@ from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
 from .fragments import WithFeedback
 from .subject import quiet_note, preheader, subject_line
 
-__all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value"]
+__all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value", "more_label"]
 
 # Card limits keep one card's size bounded whatever the input, so 20 cards fit under 100 KB.
 # (characters, UTF-8 bytes): the byte cap keeps Hangul, CJK and emoji cards as small as Latin ones.
@@ -72,7 +72,9 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         "lang": lang,
         "dir": direction,
         "links": View(unsubscribe=links.unsubscribe, preferences=links.preferences,
-                      web_version=links.web_version, base=links.base or base_url),
+                      web_version=links.web_version, base=links.base or base_url,
+                      # the issue's web page lists the stories that did not fit under id="more"
+                      more_url=links.web_version + "#more"),
         "period_label": period_label,
         "window_label": window_label,
         "doc_title": f"AMW Digest, {period_label}",
@@ -91,6 +93,7 @@ def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
     more_count = dropped + max(0, issue.more_count)
     ctx = dict(prepared.base)
     ctx["cards"] = cards
+    ctx["overflow"] = ()  # the web version's extra cards (Renderer.render_web)
     ctx["more"] = _more_label(more_count) if more_count else ""
     ctx["subject"] = subject_line(cards, ctx["period_label"])
     ctx["preheader"] = preheader(cards, issue.reader.frequency)
@@ -259,6 +262,10 @@ def _intro(count: int, follows: str, frequency: str) -> str:
         return (f"{count} {'story' if count == 1 else 'stories'} {cadence_words(frequency).now}"
                 + (f" on {follows}" if follows else "") + ", ranked by the AMW Read.")
     return quiet_note(frequency)
+
+
+def more_label(count: int) -> str:
+    return _more_label(count)
 
 
 def _more_label(count: int) -> str:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import queries
 from ..config import Settings
 from ..errors import DigestError, InputError, NotFound, TokenError
-from ..models import Digest, Subscriber
+from ..models import Digest, DigestItem, Subscriber
 from ..render import GMAIL_CLIP_BYTES, Renderer, lint
 from ..types import Links, Outgoing
 from . import security
@@ -448,11 +448,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                              message="There is no sent issue at this address.")
             reader = queries.load_readers(session, [subscriber])[subscriber.id]
             history = queries.load_history(session, [subscriber.id], before=row.scheduled_for)[subscriber.id]
-            built = pipeline().build(session, reader, Slot(row.period, row.scheduled_for), history)
+            made = pipeline()
+            built = made.build(session, reader, Slot(row.period, row.scheduled_for), history)
+            # The stories the ledger recorded as this issue's overflow, listed under id="more"
+            # (an issue recorded before overflow was: the ones that did not fit, as rebuilt).
+            overflow = frozenset(session.exec(select(DigestItem.article_id).where(
+                DigestItem.digest_id == row.id, DigestItem.kind == "overflow")).all())
         if built.rendered is None:
             return pages(request, "message.html", 404, title="Issue not found",
                          message="This issue can no longer be shown.")
-        return _email_response(built.rendered.html, frame_ancestors="'none'")
+        links = made.links(reader, row.period, tuple(c.article for c in built.issue.choices))
+        html = made.renderer.render_web(built.issue, links, only=overflow or None)
+        return _email_response(html, frame_ancestors="'none'")
 
     @app.get("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm page")
     def confirm_page(request: Request, token: Token):
