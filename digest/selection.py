@@ -17,6 +17,9 @@ from .types import ArticleData, Choice, Reader
 _COMPANY = "c:"
 _SEGMENT = "s:"
 
+# Reason sentences kept per Selector, keyed by article and the names it matched.
+_REASON_CACHE_SIZE = 100_000
+
 # Stories beyond the chosen ones that an issue's web page lists under "more".
 MAX_OVERFLOW = 20
 
@@ -173,6 +176,7 @@ class Selector:
         self._company_names: dict[str, str] = {}
         self._segment_names: dict[str, str] = {}
         self._tag_mask: dict[str, int] | None = None  # built on the first tag mute
+        self._reasons: dict[tuple, tuple] = {}  # (rank, matched names) -> reasons (_ReaderPass.reasons)
 
     # -- masks --------------------------------------------------------------------------------
 
@@ -512,34 +516,47 @@ class _ReaderPass:
                 heads.append(h)
         return tuple(self.choice(h) for h in heads)
 
-    def reasons(self, r: int) -> tuple[tuple[str, ...], str]:
-        """(the one reason sentence, the followed company the card leads with or "").
+    def reasons(self, r: int) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+        """(the one reason sentence, the followed company the card leads with or "", the names of
+        the follows the article matched), cached per article and matched names across readers.
 
         "You follow Anthropic, OpenAI and Policy": the followed companies in the story's order,
         each with the alias the story names it by ("Amazon (AWS)"), then the followed segments.
         """
-        follows, a = self.follows, self.sel.articles[r]
+        follows, sel = self.follows, self.sel
+        hit = [k for k in sel._keys_of[r] if k in follows]
+        names = tuple(follows[k] for k in hit)
+        cache_key = (r, names)
+        found = sel._reasons.get(cache_key)
+        if found is not None:
+            return found
+        a = sel.articles[r]
         companies: list[str] = []
         lead = ""
-        aliases = a.aliases
-        for i, c in enumerate(a.companies):
-            name = follows.get(_COMPANY + company_key(c))
-            if name is None:
+        for k in hit:
+            if not k.startswith(_COMPANY):
                 continue
-            lead = lead or c
-            alias = aliases[i] if i < len(aliases) else ""
+            name = follows[k]
+            i = next(i for i, c in enumerate(a.companies) if _COMPANY + company_key(c) == k)
+            lead = lead or a.companies[i]
+            alias = a.aliases[i] if i < len(a.aliases) else ""
             companies.append(f"{name} ({alias})" if alias else name)
-        segments = [follows[k] for k in self.sel._keys_of[r] if k.startswith(_SEGMENT) and k in follows]
-        names = list(dict.fromkeys(companies + segments))  # a company and a segment can share a name
-        if not names:
-            return (), lead
-        return ("You follow " + join_names(names),), lead
+        segments = [follows[k] for k in hit if k.startswith(_SEGMENT)]
+        said = list(dict.fromkeys(companies + segments))  # a company and a segment can share a name
+        found = (("You follow " + join_names(said),) if said else (), lead, tuple(dict.fromkeys(names)))
+        if len(sel._reasons) >= _REASON_CACHE_SIZE:
+            sel._reasons.clear()
+        sel._reasons[cache_key] = found
+        return found
 
-    def matched(self, head: int) -> tuple[str, ...]:
-        """The names of the follows the story matched: the head's first, in match-key order."""
+    def matched(self, head: int, own: tuple[str, ...]) -> tuple[str, ...]:
+        """The names of the follows the story matched: the head's (`own`) first, in match-key order."""
+        members = self.members(head)
+        if not members:
+            return own
         follows, keys_of = self.follows, self.sel._keys_of
-        out = [follows[k] for k in keys_of[head] if k in follows]
-        for n in self.members(head):
+        out = list(own)
+        for n in members:
             out.extend(follows[k] for k in keys_of[n] if k in follows)
         return tuple(dict.fromkeys(out))
 
@@ -566,8 +583,9 @@ class _ReaderPass:
         if not updates and urls:
             updates = next((u for x in (head, *members) for u in arts[x].related if u in urls), "")
         is_update = bool(updates)
-        reasons, lead = self.reasons(head)
-        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead, self.matched(head), updates)
+        reasons, lead, own = self.reasons(head)
+        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead, self.matched(head, own),
+                      updates)
 
 
 def prepare(articles: Sequence[ArticleData], options: SelectionOptions = SelectionOptions()) -> Selector:
