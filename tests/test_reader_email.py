@@ -381,3 +381,23 @@ def test_more_stories_link_opens_the_overflow_the_ledger_recorded_and_only_shown
     # Next week, the stories Max never saw in an email are still new to him.
     again = world.pipeline.preview("max@example.com", RUN + timedelta(days=7))
     assert not {c.article.title for c in again.issue.choices} & shown
+
+
+def test_the_text_part_never_breaks_a_followed_name_in_the_reason_line():
+    from dataclasses import replace
+
+    from digest.render import Renderer
+    from tests.render_helpers import TEMPLATES, choice, issue, links
+
+    renderer = Renderer(TEMPLATES)
+    names = ("Google DeepMind", "Foundation Models · Safety", "Mistral AI")
+    for k in range(1, 30):  # every position a line break can fall at
+        first = "Lab" + "x" * k
+        reason = f"You follow {first}, Google DeepMind, Mistral AI and Foundation Models · Safety"
+        chosen = (replace(choice(0), reasons=(reason,), matched=(first, *names)),)
+        text = renderer.render(issue(choices=chosen), links()).text
+        block = text[text.index("Why you're seeing this:"):].split("\n\n")[0]
+        lines = [ln.strip() for ln in block.splitlines()]
+        assert all(len(ln) <= 78 for ln in block.splitlines())
+        for name in names:
+            assert any(name in ln for ln in lines), (k, block)

@@ -181,7 +181,8 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
         summary=shorten(clean(a.summary), *MAX_SUMMARY),
         segments=tuple(s for s in (shorten(clean(s), *MAX_NAME) for s in a.segments[:MAX_SEGMENTS]) if s),
         tags=_tags(a),
-        why=shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY),
+        why=(why := shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY)),
+        why_units=_units(why, choice.matched),
         fb=None,  # this reader's feedback links, set per render
         fragments={},  # this card's rendered output, per template and variant (fragments.py)
         connected=tuple(
@@ -190,6 +191,21 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
             for r in choice.connected[:MAX_CONNECTED]
         ),
     )
+
+
+def _units(text: str, names) -> tuple[str, ...]:
+    """The words of text, each of the given names (with a following comma) kept as one unit, so
+    that the text part's wrap_items never breaks a company or segment name across lines."""
+    keep = sorted((clean(n) for n in names if " " in clean(n)), key=len, reverse=True)
+    for i, name in enumerate(keep):
+        text = text.replace(name, f"\x00{i}\x00")
+    units = []
+    for word in text.split(" "):
+        for i, name in enumerate(keep):
+            word = word.replace(f"\x00{i}\x00", name)
+        if word:
+            units.append(word)
+    return tuple(units)
 
 
 def _tags(a: ArticleData) -> tuple[str, ...]:
