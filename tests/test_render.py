@@ -266,7 +266,7 @@ def test_card_shows_scores_notes_reasons_company_link_and_connected_ages(rendere
     assert "How this connects" in html
     assert ">13h ago</b>" in html and ">2d ago</b>" in html and ">3d ago</b>" in html
     assert "Foundation Models · Case Studies</span>" in html
-    assert ">model distillation<" in html and "#model distillation" not in html
+    assert "model distillation · lawsuit<" in html and "#model distillation" not in html
     assert "US · 2 min read" in html
 
 
