@@ -46,9 +46,10 @@ def reader_links(the_issue, readers: int = 64):
     out = []
     for r in range(readers):
         name = ("xAI", "OpenAI", "Data & IP")[r % 3]
-        feedback = {c.article.id: {"company": {"name": name, "more": f"http://127.0.0.1:8000/feedback/r{r}.m{c.article.id}.sig",
-                                               "less": f"http://127.0.0.1:8000/feedback/r{r}.l{c.article.id}.sig"},
-                                   "segment": None}
+        feedback = {c.article.id: {"more": {"kind": "company", "name": name,
+                                            "url": f"http://127.0.0.1:8000/feedback/r{r}.m{c.article.id}.sig"},
+                                   "less": {"kind": "tag", "name": "lawsuit",
+                                            "url": f"http://127.0.0.1:8000/feedback/r{r}.l{c.article.id}.sig"}}
                     for c in the_issue.choices}
         out.append(replace(links(f"tok{r}"), feedback=feedback))
     return out

@@ -161,9 +161,21 @@ def _owned(session: Session, digest_id: int, owner: str) -> Digest | None:
     return row
 
 
+SHOWN, OVERFLOW = "shown", "overflow"  # digest_item.kind: in the email / on the issue's web page only
+
+
+def _items(article_ids: list[int], overflow_ids) -> tuple[list[int], list[str]]:
+    """The issue's items in order (shown first, then the overflow), each once, with its kind."""
+    kinds = dict.fromkeys(article_ids, SHOWN)
+    for article_id in overflow_ids:
+        kinds.setdefault(article_id, OVERFLOW)
+    return list(kinds), list(kinds.values())
+
+
 def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[int], *, now: datetime,
-              subscriber_id: int) -> bool:
-    """Record an accepted send and what it carried, in one short transaction.
+              subscriber_id: int, overflow_ids=()) -> bool:
+    """Record an accepted send and what it carried, in one short transaction: `article_ids` as
+    shown (received), `overflow_ids` (qualified, on the issue's web page only) as overflow.
 
     Runs once per message on the hot path: the guarded state change (only the lease holder may
     record it) and one multi-row insert of the items, as two Core statements, or on a sending
@@ -174,8 +186,9 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
     auto = autocommit_connection(session)
     if auto is not None:
         # PostgreSQL: the guarded state change and the items in one statement, which commits itself.
+        ids, kinds = _items(article_ids, overflow_ids)
         return auto.execute(_MARK_SENT, {"m_id": digest_id, "m_owner": owner, "m_now": now, "m_sid": subscriber_id,
-                                         "m_articles": list(dict.fromkeys(article_ids))}).scalar() == 1
+                                         "m_articles": ids, "m_kinds": kinds}).scalar() == 1
     table = Digest.__table__
     # Straight on the connection: the ORM's execution path costs more than the statements.
     conn = session.connection()
@@ -186,10 +199,12 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
     if result.rowcount != 1:
         session.rollback()  # the lease was lost to another worker; it owns the outcome now
         return False
-    if article_ids:
+    if article_ids or overflow_ids:
+        ids, kinds = _items(article_ids, overflow_ids)
         conn.execute(sa.insert(DigestItem.__table__), [
-            {"digest_id": digest_id, "article_id": article_id, "subscriber_id": subscriber_id, "position": position}
-            for position, article_id in enumerate(dict.fromkeys(article_ids))])
+            {"digest_id": digest_id, "article_id": article_id, "subscriber_id": subscriber_id, "position": position,
+             "kind": kind}
+            for position, (article_id, kind) in enumerate(zip(ids, kinds))])
     session.commit()
     return True
 
@@ -206,11 +221,13 @@ def _mark_sent_statement():
             .values(state=LedgerState.SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
                     last_error=None)
             .returning(table.c.id).cte("sent"))
-    articles = (sa.func.unnest(sa.bindparam("m_articles", type_=postgresql.ARRAY(sa.BigInteger)))
-                .table_valued("article_id", with_ordinality="n").render_derived().alias("a"))
+    articles = (sa.func.unnest(sa.bindparam("m_articles", type_=postgresql.ARRAY(sa.BigInteger)),
+                               sa.bindparam("m_kinds", type_=postgresql.ARRAY(sa.String)))
+                .table_valued("article_id", "kind", with_ordinality="n").render_derived().alias("a"))
     insert = items.insert().from_select(
-        ["digest_id", "article_id", "subscriber_id", "position"],
-        sa.select(sent.c.id, articles.c.article_id, sa.bindparam("m_sid", type_=sa.Integer), articles.c.n - 1)
+        ["digest_id", "article_id", "subscriber_id", "position", "kind"],
+        sa.select(sent.c.id, articles.c.article_id, sa.bindparam("m_sid", type_=sa.Integer), articles.c.n - 1,
+                  articles.c.kind)
         .select_from(sent.join(articles, sa.true())))  # the sent row (if any) with every article
     return sa.select(sa.func.count()).select_from(sent).add_cte(insert.cte("items"))
 

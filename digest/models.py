@@ -117,6 +117,8 @@ class Subscriber(SQLModel, table=True):
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
     confirmed_at: datetime | None = _ts(default=None)
+    # the mute list (migration 0006): [{"kind": "company"|"segment"|"tag", "name": ...}]
+    muted: list[dict] = Field(default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"})
 
 
 class Follow(SQLModel, table=True):
@@ -160,6 +162,8 @@ class DigestItem(SQLModel, table=True):
     article_id: int = Field(foreign_key="article.id", primary_key=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
     position: int = 0
+    # "shown" (in the email: received) or "overflow" (on the web page only), migration 0006
+    kind: str = Field(default="shown", max_length=10, sa_column_kwargs={"server_default": "shown"})
 
 
 class Suppression(SQLModel, table=True):

@@ -24,7 +24,7 @@ from .errors import ConfigError, InputError, NotFound
 from .feedback import feedback_links
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
-from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer
+from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer, issue_items
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
 from .spool import Spool, spool_folder
@@ -120,10 +120,9 @@ class Pipeline:
             preferences=f"{base}/preferences/{self.signer.make('preferences', reader.id)}",
             web_version=f"{base}/web/{self.signer.make('web', reader.id, extra={'p': period})}",
             base=base,
-            # A card shows one pair of feedback links: its company's, else its segment's.
-            feedback={a.id: feedback_links(self.signer, base, reader, a,
-                                           kinds=("company",) if a.companies else ("segment",))
-                      for a in articles},
+            # A card offers "More on X" (follow) and "Less of this" (mute), each only where it
+            # would change something (subscribers/feedback.py).
+            feedback={a.id: feedback_links(self.signer, base, reader, a) for a in articles},
         )
 
     def _selector(self, session: Session, start: datetime, end: datetime):
@@ -142,8 +141,10 @@ class Pipeline:
         selector = self._selector(session, end - timedelta(days=self.options.lookback_days), end)
         selection = selector.select(reader, end=end, watermark=watermark, received_ids=received_ids,
                                     received_urls=received_urls)
+        overflow = selection.overflow if selection.choices else ()
         issue = Issue(reader=reader, period=slot.period, window_start=selection.window_start,
-                      window_end=selection.window_end, choices=selection.choices, more_count=selection.more_count)
+                      window_end=selection.window_end, choices=selection.choices, more_count=len(overflow),
+                      overflow=overflow)
         if not selection.choices and not self.settings.quiet_week_note:
             return Built(issue, selection, None, None)
         links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
@@ -170,8 +171,11 @@ class Pipeline:
             history = queries.load_history(session, [subscriber.id], before=slot.scheduled_for)[subscriber.id]
             return self.build(session, reader, slot, history)
 
-    def web_version(self, subscriber_id: int, period: str) -> Built | None:
-        """The issue sent to this subscriber for `period`, rebuilt as of its slot (None: never sent)."""
+    def web_version(self, subscriber_id: int, period: str) -> str | None:
+        """The web page of the issue sent to this subscriber for `period`, rebuilt as of its slot,
+        with the stories the ledger recorded as its overflow under id="more" (an issue recorded
+        before overflow was: the ones that did not fit, as rebuilt). None: never sent, or nothing
+        left to show."""
         with Session(self.engine) as session:
             row = queries.sent_digest(session, subscriber_id, period)
             subscriber = session.get(Subscriber, subscriber_id) if row is not None else None
@@ -179,7 +183,12 @@ class Pipeline:
                 return None
             reader = queries.load_readers(session, [subscriber])[subscriber.id]
             history = queries.load_history(session, [subscriber.id], before=row.scheduled_for)[subscriber.id]
-            return self.build(session, reader, Slot(row.period, row.scheduled_for), history)
+            built = self.build(session, reader, Slot(row.period, row.scheduled_for), history)
+            overflow = queries.overflow_ids(session, row.id)
+        if built.rendered is None:
+            return None
+        links = self.links(reader, row.period, tuple(c.article for c in built.issue.choices))
+        return self.renderer.render_web(built.issue, links, only=overflow or None)
 
     # -- the due pass ----------------------------------------------------------------------
 
@@ -411,7 +420,7 @@ class Pipeline:
             log.exception("could not release %d claimed digest(s); they will be sent by a later run",
                           len(claims))
 
-    def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, list[int]] | None:
+    def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, tuple] | None:
         """The message for one claimed row, or None when it was recorded as skipped or failed."""
         try:
             built = self.build(session, reader, Slot(claim.period, claim.scheduled_for), history,
@@ -426,11 +435,9 @@ class Pipeline:
                               built.selection.skip_reason or "nothing to send", now=now)
             counts.skipped += 1
             return None
-        article_ids = [c.article.id for c in built.issue.choices]
-        article_ids += [a.id for c in built.issue.choices for a in c.connected]
         out = Outgoing(key=claim.message_id.strip("<>"), sender=self.envelope_sender, recipient=reader.email,
                        data=built.message, message_id=claim.message_id, smtputf8=reader.smtputf8)
-        return out, article_ids
+        return out, issue_items(built.issue, built.rendered)
 
     def _dry_run(self, session: Session, as_of: datetime) -> RunCounts:
         """What a send would do now, computed without writing anything."""
@@ -465,7 +472,9 @@ class Pipeline:
             counts.deferred += 1
             return
         if result.accepted:
-            ledger.mark_sent(session, claim.digest_id, owner, article_ids, now=now, subscriber_id=claim.subscriber_id)
+            shown, overflow = article_ids
+            ledger.mark_sent(session, claim.digest_id, owner, shown, now=now, subscriber_id=claim.subscriber_id,
+                             overflow_ids=overflow)
             counts.sent += 1
             return
         detail = result.detail or f"{result.code or ''} {result.enhanced or ''}".strip() or result.status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, datetime, timezone
 
@@ -10,8 +11,9 @@ from sqlmodel import Session, select
 
 from .addresses import email_key_of
 from .db import autocommit_connection
-from .models import (Article, ArticleCompany, ArticleSegment, Company, Digest, DigestItem, Follow, Segment,
-                     Subscriber, Suppression)
+from .names import company_key
+from .models import (Article, ArticleCompany, ArticleSegment, Company, CompanyAlias, Digest, DigestItem, Follow,
+                     Segment, Subscriber, Suppression)
 from .types import ArticleData, Reader
 
 
@@ -37,6 +39,7 @@ def articles_data(session: Session, articles: list[Article]) -> list[ArticleData
                 .join(Segment, Segment.id == ArticleSegment.segment_id)
                 .where(ArticleSegment.article_id.in_(chunk))):
             segments[article_id].append((position, name))
+    aliases = _story_aliases(session, articles, companies)
     return [
         ArticleData(
             id=a.id, url=a.url, title=a.title, summary=a.summary, published_at=a.published_at,
@@ -45,9 +48,46 @@ def articles_data(session: Session, articles: list[Article]) -> list[ArticleData
             segments=tuple(n for _, n in sorted(segments[a.id])),
             tags=tuple(a.tags or ()), novelty=a.novelty, novelty_note=a.novelty_note,
             significance=a.significance, significance_note=a.significance_note, related=tuple(a.related or ()),
+            aliases=aliases.get(a.id, ()),
         )
         for a in articles
     ]
+
+
+def _story_aliases(session: Session, articles: list[Article], companies: dict) -> dict[int, tuple[str, ...]]:
+    """Per article, the alias its title or tags name each company by, where they use one of the
+    company's other names and never its own ("SK Telecom and AWS ..." for Amazon gives "AWS")."""
+    names = {name for links in companies.values() for _, name in links}
+    if not names:
+        return {}
+    known: dict[str, list[str]] = defaultdict(list)
+    for chunk in _chunks(sorted(names)):
+        for company, alias in session.exec(select(Company.name, CompanyAlias.alias)
+                                           .join(CompanyAlias, CompanyAlias.company_id == Company.id)
+                                           .where(Company.name.in_(chunk))):
+            if company_key(alias) != company_key(company):
+                known[company].append(alias)
+    if not known:
+        return {}
+    out: dict[int, tuple[str, ...]] = {}
+    for a in articles:
+        links = sorted(companies.get(a.id, ()))
+        if not any(name in known for _, name in links):
+            continue
+        text = company_key(" ".join([a.title, *(a.tags or ())]))
+        found = tuple(next((al for al in sorted(known.get(name, ()), key=len, reverse=True)
+                            if _mentions(text, company_key(al))), "") if not _mentions(text, company_key(name)) else ""
+                      for _, name in links)
+        if any(found):
+            out[a.id] = found
+    return out
+
+
+def _mentions(text: str, key: str) -> bool:
+    """Whether casefolded text names key as a whole word (scripts without spaces: anywhere)."""
+    if not key.isascii():
+        return key in text
+    return re.search(r"(?<!\w)" + re.escape(key) + r"(?!\w)", text) is not None
 
 
 def _chunks(ids: list[int], size: int = 900):
@@ -62,8 +102,20 @@ def reader_of(subscriber: Subscriber, companies=frozenset(), segments=frozenset(
         send_day=subscriber.send_day, send_hour=subscriber.send_hour, frequency=subscriber.frequency,
         max_articles=subscriber.max_articles, min_significance=subscriber.min_significance,
         reading_budget=subscriber.reading_budget, companies=frozenset(companies), segments=frozenset(segments),
-        smtputf8=subscriber.smtputf8,
+        smtputf8=subscriber.smtputf8, muted=muted_of(subscriber),
     )
+
+
+MUTE_KINDS = ("company", "segment", "tag")
+
+
+def muted_of(subscriber: Subscriber) -> frozenset[tuple[str, str]]:
+    """The subscriber's mute list as (kind, name) pairs; malformed entries are ignored."""
+    out = set()
+    for entry in getattr(subscriber, "muted", None) or ():
+        if isinstance(entry, dict) and entry.get("kind") in MUTE_KINDS and isinstance(entry.get("name"), str):
+            out.add((entry["kind"], entry["name"]))
+    return frozenset(out)
 
 
 def load_readers(session: Session, subscribers: list[Subscriber]) -> dict[int, Reader]:
@@ -115,7 +167,8 @@ def sendable_schedules(session: Session, today: date, *, page: int = 5000):
 
 def load_history(session: Session, subscriber_ids: list[int], *, before: datetime | None = None,
                  ) -> dict[int, tuple[frozenset[int], frozenset[str], datetime | None]]:
-    """Per subscriber: article ids and urls already received, and the last delivered digest's slot.
+    """Per subscriber: article ids and urls already received (shown in an email; an issue's overflow
+    on its web page does not count), and the last delivered digest's slot.
 
     With `before`, only digests scheduled before it count: the history as it stood at that slot,
     so that previewing a period already sent shows what was sent.
@@ -127,7 +180,7 @@ def load_history(session: Session, subscriber_ids: list[int], *, before: datetim
                 select(DigestItem.subscriber_id, DigestItem.article_id, Article.url)
                 .join(Article, Article.id == DigestItem.article_id)
                 .join(Digest, Digest.id == DigestItem.digest_id)
-                .where(DigestItem.subscriber_id.in_(chunk),
+                .where(DigestItem.subscriber_id.in_(chunk), DigestItem.kind == "shown",
                        *([Digest.scheduled_for < before] if before is not None else []))):
             received[sid][0].add(article_id)
             received[sid][1].add(url)
@@ -177,3 +230,9 @@ def sent_digest(session: Session, subscriber_id: int, period: str) -> Digest | N
     """The ledger row of the issue this subscriber was sent for `period` (None: not sent)."""
     return session.exec(select(Digest).where(Digest.subscriber_id == subscriber_id, Digest.period == period,
                                              Digest.state == "sent")).first()
+
+
+def overflow_ids(session: Session, digest_id: int) -> frozenset[int]:
+    """The articles the ledger recorded as this digest's overflow (listed on its web page only)."""
+    return frozenset(session.exec(select(DigestItem.article_id).where(
+        DigestItem.digest_id == digest_id, DigestItem.kind == "overflow")).all())

@@ -30,6 +30,9 @@ class ArticleData:
     significance: int
     significance_note: str
     related: tuple[str, ...] = ()
+    # Per company (same order): the alias by which the story names it, when it uses another of
+    # the company's names and not its own ("AWS" for Amazon); "" otherwise. May be shorter.
+    aliases: tuple[str, ...] = ()
 
     @property
     def primary_company(self) -> str | None:
@@ -53,6 +56,8 @@ class Reader:
     companies: frozenset[str] = frozenset()  # canonical company names
     segments: frozenset[str] = frozenset()  # full segment names; a parent covers its children
     smtputf8: bool = False
+    # what the reader muted, as (kind, name) with kind "company", "segment" or "tag"
+    muted: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,11 @@ class Choice:
     rating: float
     connected: tuple[ArticleData, ...] = ()
     is_update: bool = False
+    # The followed company the card leads with ("" when the story came in through a segment), and
+    # the names of the reader's follows this story matched (head and connected articles), best first.
+    lead: str = ""
+    matched: tuple[str, ...] = ()
+    updates: str = ""  # when is_update: the url of the earlier part of the story the reader received
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +85,8 @@ class Issue:
     window_start: datetime
     window_end: datetime
     choices: tuple[Choice, ...]
-    more_count: int = 0  # qualifying articles left out (by the maximum or the budget)
+    more_count: int = 0  # stories left out (by the maximum or the budget): the "N more stories" link
+    overflow: tuple[Choice, ...] = ()  # those stories, best first, for the issue's web page
 
 
 @dataclass(frozen=True, slots=True)

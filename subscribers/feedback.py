@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from digest.feedback import DIRECTIONS, KINDS, MAX_NAME, Feedback, feedback_links, read_feedback
+from digest.feedback import (DIRECTIONS, KINDS, MAX_NAME, Feedback, feedback_links, more_target, mute_target,
+                             read_feedback)
+from digest.names import company_key, segment_key
 
 from .follows import COMPANY, SEGMENT, NameIndex, follow, follow_ids, unfollow
 
-__all__ = ["DIRECTIONS", "KINDS", "MAX_NAME", "Feedback", "apply_feedback", "feedback_links", "read_feedback"]
+__all__ = ["DIRECTIONS", "KINDS", "MAX_NAME", "Feedback", "apply_feedback", "feedback_links", "more_target", "mute",
+           "mute_target", "read_feedback", "unmute"]
 
 
 def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bool, str]:
@@ -21,6 +24,8 @@ def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bo
     parent's other children, so the rest of what they chose keeps coming. "Less" of something not
     followed at all changes nothing (there is no mute list) and says so.
     """
+    if feedback.direction == "mute":
+        return mute(session, subscriber, feedback)
     catalog = NameIndex(session)
     current = follow_ids(session, [subscriber.id])[subscriber.id]
     if feedback.kind == "company":
@@ -30,6 +35,7 @@ def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bo
             if followed:
                 return False, f"You already follow {name}."
             follow(session, subscriber, companies=[name])
+            unmute(subscriber, "company", name)
             return True, f"You now follow {name}: more stories about it will reach you."
         if followed:
             unfollow(session, subscriber, companies=[name])
@@ -44,6 +50,7 @@ def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bo
         if covering is not None:
             return False, f"You already follow {name}."
         follow(session, subscriber, segments=[name])
+        unmute(subscriber, "segment", name)
         return True, f"You now follow {name}."
     if covering is None:
         return False, f"You don't follow {name}, so there is nothing to remove."
@@ -74,3 +81,35 @@ def _path_to_root(catalog, segment_id: int) -> list[int]:
         path.append(current)
         current = catalog.segments[current].parent_id
     return path
+
+
+def _same(kind: str, a: str, b: str) -> bool:
+    return (segment_key(a) == segment_key(b)) if kind == "segment" else company_key(a) == company_key(b)
+
+
+def mute(session: Session, subscriber, feedback: Feedback) -> tuple[bool, str]:
+    """Add the feedback's company, segment or tag to the subscriber's mute list; (changed, sentence).
+
+    A company or segment must still be known (NotFound otherwise); the stored name is its own.
+    """
+    name = feedback.name
+    if feedback.kind in ("company", "segment"):
+        catalog = NameIndex(session)
+        name = (catalog.company if feedback.kind == "company" else catalog.segment)(feedback.name)[1]
+    what = {"company": f"about {name}", "segment": f"in {name}", "tag": f"tagged {name}"}[feedback.kind]
+    current = list(subscriber.muted or [])
+    if any(e.get("kind") == feedback.kind and _same(feedback.kind, e.get("name", ""), name) for e in current):
+        return False, f"You had already muted stories {what}; nothing changed."
+    subscriber.muted = [*current, {"kind": feedback.kind, "name": name}]
+    session.add(subscriber)
+    return True, f"Muted: your digests will no longer include stories {what}, starting with the next one."
+
+
+def unmute(subscriber, kind: str, name: str) -> bool:
+    """Remove one entry from the mute list (the caller adds the subscriber and commits)."""
+    current = list(subscriber.muted or [])
+    kept = [e for e in current if not (e.get("kind") == kind and _same(kind, e.get("name", ""), name))]
+    if len(kept) == len(current):
+        return False
+    subscriber.muted = kept
+    return True

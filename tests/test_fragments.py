@@ -203,9 +203,10 @@ def test_the_real_templates_lift_both_card_loops():
     assert lift_cards(text_env, compiled.text_source)[1] is not None
 
 
-def _feedback(the_issue, name, reader):
-    fb = {c.article.id: {"company": {"name": name, "more": f"https://x.example/feedback/{reader}-m{i}?a=1&b='2'",
-                                     "less": f"https://x.example/feedback/{reader}-l{i}"}, "segment": None}
+def _feedback(the_issue, name, reader, *, more=True):
+    fb = {c.article.id: {"more": {"kind": "company", "name": name,
+                                  "url": f"https://x.example/feedback/{reader}-m{i}?a=1&b='2'"} if more else None,
+                         "less": {"kind": "tag", "name": "t", "url": f"https://x.example/feedback/{reader}-l{i}"}}
           for i, c in enumerate(the_issue.choices)}
     return replace(links(f"tok{reader}"), feedback=fb)
 
@@ -215,7 +216,7 @@ def test_readers_sharing_cards_each_get_their_own_links_and_the_naive_path_s_byt
     renderer = Renderer(TEMPLATES)
     the_issue = make()
     readers = [_feedback(the_issue, "xAI", 1), _feedback(the_issue, '<b>"A&B"</b>', 2), links("tok3"),
-               _feedback(the_issue, "xAI", 4)]
+               _feedback(the_issue, "xAI", 4), _feedback(the_issue, "xAI", 5, more=False)]
     for the_links in readers + readers[::-1]:
         compiled = renderer.render(the_issue, the_links)
         naive = renderer.render_naive(the_issue, the_links)
@@ -224,7 +225,11 @@ def test_readers_sharing_cards_each_get_their_own_links_and_the_naive_path_s_byt
     for reader, the_links in ((1, readers[0]), (2, readers[1]), (4, readers[3])):
         html = renderer.render(the_issue, the_links).html
         assert html.count(f"https://x.example/feedback/{reader}-m") == len(the_issue.choices)
-        assert all(f"feedback/{other}-" not in html for other in {1, 2, 4} - {reader})
+        assert all(f"feedback/{other}-" not in html for other in {1, 2, 4, 5} - {reader})
+    # A reader offered only "Less of this" gets no "More on" link and no dangling separator.
+    html = renderer.render(the_issue, readers[4]).html
+    assert html.count("https://x.example/feedback/5-l") == len(the_issue.choices)
+    assert "More on" not in html and "5-m" not in html and "Tune your digest: <a" in html
 
 
 def test_a_url_filter_returning_plain_strings_is_escaped_as_jinja_would():

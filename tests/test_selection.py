@@ -98,15 +98,13 @@ def test_a_child_segment_does_not_cover_its_sibling():
 def test_reasons_list_companies_then_segments_in_the_articles_order():
     article = art(1, companies=("xAI", "OpenAI"), segments=("Data & IP", FM_CASES))
     who = reader(["OpenAI", "xAI"], ["Foundation Models", "Data & IP"])
-    assert pick([article], who).choices[0].reasons == (
-        "You follow xAI", "You follow OpenAI", "You follow Data & IP", "You follow Foundation Models",
-    )
+    assert pick([article], who).choices[0].reasons == ("You follow xAI, OpenAI, Data & IP and Foundation Models",)
 
 
 def test_names_match_regardless_of_case_and_spacing_and_the_readers_spelling_is_shown():
     article = art(1, companies=("XAI",), segments=("Foundation Models·Case Studies",))
     result = pick([article], reader(["xai"], ["foundation models · case studies"]))
-    assert result.choices[0].reasons == ("You follow xai", "You follow foundation models · case studies")
+    assert result.choices[0].reasons == ("You follow xai and foundation models · case studies",)
 
 
 def test_unfollowed_articles_are_never_chosen():

@@ -8,7 +8,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from digest.selection import Selection, SelectionOptions, prepare, select, window
+from digest.selection import Selection, SelectionOptions, join_names, prepare, select, window
 from selection_helpers import END, art, reader
 
 COMPANIES = ["xAI", "OpenAI", "Anthropic", "Tomoro", "바이트댄스"]
@@ -90,7 +90,8 @@ def test_every_choice_is_new_matches_a_follow_lies_in_the_window_and_is_named(ar
     allowed = {a.id for a in qualifying(articles, who, start, end, received)}
     for c in result.choices:
         assert c.article.id in allowed
-        assert c.reasons == tuple(f"You follow {name}" for name in follows_matched(c.article, who))
+        names = follows_matched(c.article, who)
+        assert c.reasons == (("You follow " + join_names(names),) if names else ())
         assert c.rating == options.weight_significance * c.article.significance + options.weight_novelty * c.article.novelty
         assert all(a.id in allowed for a in c.connected)
     seen = [a.id for a in shown(result)]

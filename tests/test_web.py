@@ -433,16 +433,18 @@ def test_tampered_preferences_token_gets_the_neutral_page(web):
 
 # -- relevance feedback -----------------------------------------------------------------------------
 
-def test_feedback_links_name_the_followed_company_and_segment_of_the_card(web):
+def test_feedback_links_offer_only_changes_that_would_do_something(web):
     built = web.pipeline.preview(ANA, AS_OF)
     reader = built.issue.reader
-    choice = next(c for c in built.issue.choices if "Data & IP" in c.article.segments)
-    links = feedback_links(web.pipeline.signer, "https://amw.example/", reader, choice.article)
-    assert links["segment"]["name"] == "Data & IP"
-    assert links["company"]["name"] == choice.article.primary_company
-    assert links["company"]["more"].startswith("https://amw.example/feedback/")
-    sid, extra = web.pipeline.signer.read("feedback", links["segment"]["less"].rsplit("/", 1)[1])
-    assert sid == reader.id and extra == {"k": "segment", "n": "Data & IP", "d": "less"}
+    for choice in built.issue.choices:
+        links = feedback_links(web.pipeline.signer, "https://amw.example/", reader, choice.article)
+        if links["more"]:  # never "More on X" for an X the reader follows
+            assert links["more"]["name"] not in reader.companies | reader.segments
+            assert links["more"]["url"].startswith("https://amw.example/feedback/")
+        assert links["less"] is not None
+        sid, extra = web.pipeline.signer.read("feedback", links["less"]["url"].rsplit("/", 1)[1])
+        assert sid == reader.id and extra["d"] == "mute" and extra["n"] == links["less"]["name"]
+        assert (extra["k"], extra["n"]) not in {("company", c) for c in reader.companies}
 
 
 def test_feedback_get_changes_nothing_and_the_confirming_post_follows_the_company(web):

@@ -33,7 +33,7 @@ from .filters import TEXT_WIDTH, age_label, clean, escape_html, safe_url, shorte
 from .fragments import MAX_VARIANTS_PER_CARD, WithFeedback, lift_cards
 from .lint import GMAIL_CLIP_BYTES, lint, summary
 from .renderer import Renderer
-from .view import MAX_TITLE, View
+from .view import MAX_TITLE, View, issue_items
 
 __all__ = [
     "Renderer",
@@ -58,6 +58,7 @@ __all__ = [
     "age_label",
     "TEXT_WIDTH",
     "MAX_TITLE",
+    "issue_items",
     "View",
     "WithFeedback",
     "lift_cards",

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from ..text import clean, cut
 
-__all__ = ["clean", "shorten", "age_label", "safe_url", "escape_html", "wrap", "TEXT_WIDTH", "FILTERS"]
+__all__ = ["clean", "shorten", "fit_width", "display_width", "age_label", "safe_url", "escape_html", "wrap", "wrap_items", "TEXT_WIDTH", "FILTERS"]
 
 TEXT_WIDTH = 78
 
@@ -30,6 +30,34 @@ def shorten(text: str, limit: int, max_bytes: int | None = None) -> str:
     if space > len(cut) * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-·") + "…"
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes in a monospace or inbox line: East Asian wide characters count two."""
+    return _display_width(text)
+
+
+def fit_width(text: str, width: int) -> str:
+    """Cut to at most `width` display columns at a word boundary, with an ellipsis; whole when it fits.
+
+    Text with no space to cut at (Chinese, Japanese) is cut between characters.
+    """
+    text = " ".join(text.split())
+    if _display_width(text) <= width:
+        return text
+    room, used, end = width - 1, 0, 0  # one column for the ellipsis
+    for i, ch in enumerate(text):
+        w = 2 if not ch.isascii() and unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > room:
+            break
+        used += w
+        end = i + 1
+    cut = text[:end]
+    if end < len(text) and text[end] != " ":
+        space = cut.rfind(" ")
+        if space > 0:
+            cut = cut[:space]
+    return cut.rstrip(" ,;:.-·–—") + "…"
 
 
 def age_label(published: datetime, reference: datetime) -> str:
@@ -137,5 +165,35 @@ def _wrap_filter(value, indent: int = 0, first: str | None = None, hang: int = 0
     return wrap(str(value), TEXT_WIDTH, indent, first, hang)
 
 
+@lru_cache(maxsize=4096)
+def wrap_items(items: tuple[str, ...], label: str = "", sep: str = ", ", width: int = TEXT_WIDTH,
+               indent: int = 0) -> str:
+    """`label` and the items joined by `sep`, wrapped only between items, so that no name breaks
+    across lines (an item longer than a whole line alone is wrapped by its words)."""
+    prefix = " " * indent
+    room = width - indent
+    lines: list[str] = []
+    line = label
+    for i, item in enumerate(items):
+        piece = item + (sep.rstrip() if i < len(items) - 1 else "")
+        joiner = "" if not line or line == label else " "
+        if not line or _display_width(line + joiner + piece) <= room:
+            line += joiner + piece
+            continue
+        lines.append(line)
+        if _display_width(piece) > room:
+            *whole, line = wrap(piece, room).split("\n")
+            lines.extend(whole)
+        else:
+            line = piece
+    if line:
+        lines.append(line)
+    return "\n".join(prefix + ln for ln in lines)
+
+
+def _wrap_items_filter(value, label: str = "", sep: str = ", ", indent: int = 0) -> str:
+    return wrap_items(tuple(str(v) for v in value), label, sep, TEXT_WIDTH, indent)
+
+
 # The filters every template environment of the email gets (compiler.environment registers them).
-FILTERS = {"url": _url_filter, "attr": _attr_filter, "wrap": _wrap_filter}
+FILTERS = {"url": _url_filter, "attr": _attr_filter, "wrap": _wrap_filter, "wrap_items": _wrap_items_filter}

@@ -108,6 +108,7 @@ class CardFragments:
     feedback_used: bool
     feedback_name: bool
     spliced: tuple[str, ...]  # feedback attributes written as {{c.fb.<attr>|url}}
+    tested: tuple[str, ...]  # feedback attributes read in {% if %} tests: whether each is set joins the key
     splice_filter: object
     markup: bool
     serial: int
@@ -130,7 +131,8 @@ class CardFragments:
         key = (self.serial,
                tuple(getattr(loop, a) for a in self.loop_attrs) if loop is not None else (),
                free,
-               None if fb is None else (getattr(fb, "name", None) if self.feedback_name else True))
+               None if fb is None else (getattr(fb, "name", None) if self.feedback_name else True,
+                                        tuple(bool(getattr(fb, a, None)) for a in self.tested)))
         try:
             pieces = store.get(key) if store is not None else None
         except (TypeError, jinja2.UndefinedError):  # an outer value that cannot be a key
@@ -158,7 +160,9 @@ class CardFragments:
             return (self._finish(self.template.render(context)),), True
         marks = {f"https://splice.invalid/{self.token}/{i}": attr for i, attr in enumerate(self.spliced)}
         if all(hasattr(fb, attr) for attr in self.spliced):
-            probe = _Overlay(fb, {attr: mark for mark, attr in marks.items()})
+            # An attribute that is not set stays unset, so that the tests see what this reader has.
+            probe = _Overlay(fb, {attr: mark for mark, attr in marks.items()
+                                  if attr not in self.tested or getattr(fb, attr, None)})
             context[self.target] = WithFeedback(card.card if isinstance(card, WithFeedback) else card, probe)
             filtered = {str(self.splice_filter(mark)): attr for mark, attr in marks.items()}
             pattern = "|".join(map(re.escape, sorted(filtered, key=len, reverse=True)))
@@ -205,6 +209,11 @@ def _analyse(env: jinja2.Environment, body: nodes.Template, target: str, free_ok
     if any(True for _ in body.find_all(_REFUSED_NODES)):
         return None
     parents = _parents(body)
+    # Nodes inside a condition: a feedback attribute read there only picks a branch, so the
+    # key holds whether it is set ({% if c.fb.more_url %}), and the output stays cacheable.
+    in_tests = {id(n) for cond in body.find_all((nodes.If, nodes.CondExpr))
+                for n in (cond.test, *cond.test.find_all(nodes.Node))}
+    tested: list[str] = []
     loop_attrs: set[str] = set()
     feedback_name, spliced = False, []
     feedback_refs = 0
@@ -223,6 +232,9 @@ def _analyse(env: jinja2.Environment, body: nodes.Template, target: str, free_ok
                 continue
             if not isinstance(use, nodes.Getattr):
                 return None
+            if id(use) in in_tests and id(parent) in in_tests:
+                tested.append(use.attr)
+                continue
             if use.attr == "name":
                 feedback_name = True
                 continue
@@ -251,7 +263,7 @@ def _analyse(env: jinja2.Environment, body: nodes.Template, target: str, free_ok
     uses_loop = "loop" in undeclared  # else every `loop` in the body is a nested loop's own
     return {"uses_loop": uses_loop, "loop_attrs": tuple(sorted(loop_attrs)) if uses_loop else (), "free": tuple(free),
             "feedback_used": feedback_refs > 0, "feedback_name": feedback_name,
-            "spliced": tuple(dict.fromkeys(spliced))}
+            "spliced": tuple(dict.fromkeys(spliced)), "tested": tuple(dict.fromkeys(tested))}
 
 
 def lift_cards(env: jinja2.Environment, source: str) -> tuple[jinja2.Template, CardFragments | None]:

@@ -92,6 +92,26 @@ class Renderer:
             self.refresh()
         return self._render(issue, links, now, self._html_template.render, self._text_template.render)
 
+    def render_web(self, issue: Issue, links: Links, *, now: datetime | None = None,
+                   only: frozenset[int] | None = None) -> str:
+        """The issue's web page: the email's HTML, with the stories that did not fit the email (the
+        cards the size guard dropped, then issue.overflow) as cards under id="more", where the
+        email's "N more stories" link points. `only` (article ids, as the ledger recorded the
+        overflow) keeps just those stories."""
+        rendered = self.render(issue, links, now=now)
+        kept = rendered.article_count
+        extra = (*issue.choices[kept:], *issue.overflow)
+        if only is not None:
+            extra = tuple(c for c in extra if c.article.id in only)
+        if not extra:
+            return rendered.html
+        prepared = self.prepare(issue, links, now=now)
+        html_ctx = view.html_context(view.context(prepared, issue, kept), prepared, kept)
+        reference = now or issue.window_end
+        html_ctx["more"] = view.html_value(view.more_label(len(extra)))
+        html_ctx["overflow"] = [view.card_views(c, reference, self.company_url)[1] for c in extra]
+        return self._html_template.render(html_ctx)
+
     def render_naive(self, issue: Issue, links: Links, *, now: datetime | None = None) -> Rendered:
         """The reference path: Jinja, then MJML, then inlining, per subscriber (tests, benchmarks)."""
         if self._naive_env is None:

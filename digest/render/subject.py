@@ -4,30 +4,53 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .filters import shorten
+from .filters import display_width, fit_width
 
-__all__ = ["subject_line", "preheader", "MAX_SUBJECT_TITLE", "MAX_PREHEADER", "QUIET_WEEK"]
+__all__ = ["subject_line", "preheader", "quiet_note", "MAX_SUBJECT", "MAX_PREHEADER", "QUIET_WEEK", "QUIET_DAY"]
 
-MAX_SUBJECT_TITLE = 70
-MAX_PREHEADER = 140
+# By display width (a Hangul or CJK character counts two), in whole words.
+MAX_SUBJECT = 78
+MAX_PREHEADER = 100
+PREHEADER_TITLE = 44
 QUIET_WEEK = "A quiet week: nothing new matched what you follow."
+QUIET_DAY = "A quiet day: nothing new matched what you follow."
+
+
+def quiet_note(frequency: str = "weekly") -> str:
+    """What an issue with no story says, in the reader's cadence."""
+    return QUIET_DAY if frequency == "daily" else QUIET_WEEK
 
 
 def subject_line(cards: Sequence, period_label: str) -> str:
-    """The top story's title (shortened) and how many more follow; for no cards, the period."""
+    """The top story's title, cut in whole words so that it and "+ N more" fit MAX_SUBJECT
+    columns; for no cards, the period."""
     if not cards:
-        return f"Your AMW Digest: {period_label}"
-    top = shorten(cards[0].title, MAX_SUBJECT_TITLE)
+        return fit_width(f"Your AMW Digest: {period_label}", MAX_SUBJECT)
     rest = len(cards) - 1
-    return f"{top} + {rest} more" if rest else top
+    tail = f" + {rest} more" if rest else ""
+    return fit_width(cards[0].title, MAX_SUBJECT - display_width(tail)) + tail
 
 
-def preheader(cards: Sequence) -> str:
-    """The top story's scores and the next two titles, or the quiet-week note."""
+def preheader(cards: Sequence, frequency: str = "weekly") -> str:
+    """The top story's scores with the story they belong to, then the next titles that fit whole;
+    the quiet-week (quiet-day) note for no cards. At most MAX_PREHEADER columns, in whole words."""
     if not cards:
-        return QUIET_WEEK
+        return quiet_note(frequency)
     first = cards[0]
-    lead = f"Novelty {first.novelty}/3, Significance {first.significance}/3"
+    scores = f": Novelty {first.novelty}/3, Significance {first.significance}/3"
+    # The subject already carries the title: a shorter one here leaves room for the next stories.
+    lead = fit_width(first.title, min(PREHEADER_TITLE, MAX_PREHEADER - display_width(scores))) + scores
     others = [c.title for c in cards[1:3]]
-    text = lead + (". Also: " + " · ".join(others) if others else "")
-    return shorten(text, MAX_PREHEADER)
+    if not others:
+        return lead
+    text = lead
+    for i, title in enumerate(others):
+        piece = (". Also: " if i == 0 else " · ") + title
+        if display_width(text + piece) <= MAX_PREHEADER:
+            text += piece
+        else:
+            room = MAX_PREHEADER - display_width(text) - display_width(piece) + display_width(title)
+            if room >= 20:  # a cut title that still says something
+                text += piece[: len(piece) - len(title)] + fit_width(title, room)
+            break
+    return text

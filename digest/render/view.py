@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from ..names import slugify
-from ..types import ArticleData, Choice, Issue, Links
+from ..names import company_key, slugify
+from ..types import ArticleData, Choice, Issue, Links, Rendered
 from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
 from .fragments import WithFeedback
-from .subject import QUIET_WEEK, preheader, subject_line
+from .subject import quiet_note, preheader, subject_line
 
-__all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value"]
+__all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value", "more_label"]
 
 # Card limits keep one card's size bounded whatever the input, so 20 cards fit under 100 KB.
 # (characters, UTF-8 bytes): the byte cap keeps Hangul, CJK and emoji cards as small as Latin ones.
@@ -68,12 +68,13 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         cards = [WithFeedback(card, fb) for card, (fb, _) in zip(cards, feedback)]
         html_cards = [WithFeedback(card, fb) for card, (_, fb) in zip(html_cards, feedback)]
     name = shorten(clean(issue.reader.name).split(" ")[0], 40) if clean(issue.reader.name) else ""
-    follows = _follows(issue)
     base = {
         "lang": lang,
         "dir": direction,
         "links": View(unsubscribe=links.unsubscribe, preferences=links.preferences,
-                      web_version=links.web_version, base=links.base or base_url),
+                      web_version=links.web_version, base=links.base or base_url,
+                      # the issue's web page lists the stories that did not fit under id="more"
+                      more_url=links.web_version + "#more"),
         "period_label": period_label,
         "window_label": window_label,
         "doc_title": f"AMW Digest, {period_label}",
@@ -81,7 +82,6 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         "email": clean(issue.reader.email),
         "postal_address": postal_address,
         "rule": "-" * TEXT_WIDTH,
-        "follows": follows,
     }
     return Prepared(cards, html_cards, base)
 
@@ -93,10 +93,11 @@ def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
     more_count = dropped + max(0, issue.more_count)
     ctx = dict(prepared.base)
     ctx["cards"] = cards
+    ctx["overflow"] = ()  # the web version's extra cards (Renderer.render_web)
     ctx["more"] = _more_label(more_count) if more_count else ""
     ctx["subject"] = subject_line(cards, ctx["period_label"])
-    ctx["preheader"] = preheader(cards)
-    ctx["intro"] = _intro(len(cards), ctx["follows"])
+    ctx["preheader"] = preheader(cards, issue.reader.frequency)
+    ctx["intro"] = _intro(len(cards), _follows(issue.choices[:shown]), issue.reader.frequency)
     return ctx
 
 
@@ -107,9 +108,27 @@ def html_context(ctx: dict, prepared: Prepared, shown: int) -> dict:
     return html_ctx
 
 
+def period_label(period: str) -> str:
+    """The reader's name for a ledger period: "2026-W48" -> "Week 48, 2026", "2026-11-23" -> "Monday, Nov 23, 2026"."""
+    match = re.fullmatch(r"(\d{4})-W(\d{2})", period or "")
+    if match:
+        return f"Week {int(match.group(2))}, {match.group(1)}"
+    try:
+        day = date.fromisoformat(period)
+    except (TypeError, ValueError):
+        return clean(period) or "Your digest"
+    return f"{day:%A}, {day:%b} {day.day}, {day.year}"
+
+
+def cadence_words(frequency: str) -> SimpleNamespace:
+    """How the reader's cadence is said: "weekly"/"this week"/"week" or "daily"/"today"/"day"."""
+    daily = frequency == "daily"
+    return SimpleNamespace(adjective="daily" if daily else "weekly", now="today" if daily else "this week",
+                           unit="day" if daily else "week")
+
+
 def _period_label(issue: Issue, tz: ZoneInfo) -> tuple[str, str]:
-    match = re.fullmatch(r"(\d{4})-W(\d{2})", issue.period or "")
-    label = f"Week {int(match.group(2))}, {match.group(1)}" if match else clean(issue.period) or "Your digest"
+    label = period_label(issue.period)
     start = issue.window_start.astimezone(tz)
     end = (issue.window_end - timedelta(microseconds=1)).astimezone(tz)
     if start.year != end.year:
@@ -141,7 +160,8 @@ def _score(label: str, value: int, note: str) -> View:
 def _card(choice: Choice, reference: datetime, company_url: str) -> View:
     """One card's view model (text values; _card_views caches it with its HTML twin)."""
     a: ArticleData = choice.article
-    company = shorten(clean(a.primary_company), *MAX_NAME) if a.primary_company else ""
+    lead = choice.lead or a.primary_company
+    company = shorten(clean(lead), *MAX_NAME) if lead else ""
     read = max(1, int(a.read_minutes or 1))
     region = clean(a.region)
     return View(
@@ -153,14 +173,16 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
         read=read,
         meta=" · ".join(x for x in (region, f"{read} min read") if x),
         is_update=bool(choice.is_update),
+        updates_url=choice.updates if choice.is_update else "",
         novelty=max(1, min(3, int(a.novelty or 1))),
         significance=max(1, min(3, int(a.significance or 1))),
         scores=(_score("Novelty", a.novelty, a.novelty_note),
                 _score("Significance", a.significance, a.significance_note)),
         summary=shorten(clean(a.summary), *MAX_SUMMARY),
         segments=tuple(s for s in (shorten(clean(s), *MAX_NAME) for s in a.segments[:MAX_SEGMENTS]) if s),
-        tags=tuple(t for t in (shorten(clean(t), 30, 60) for t in a.tags[:MAX_TAGS]) if t),
-        why=shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY),
+        tags=_tags(a),
+        why=(why := shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY)),
+        why_units=_units(why, choice.matched),
         fb=None,  # this reader's feedback links, set per render
         fragments={},  # this card's rendered output, per template and variant (fragments.py)
         connected=tuple(
@@ -171,6 +193,29 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
     )
 
 
+def _units(text: str, names) -> tuple[str, ...]:
+    """The words of text, each of the given names (with a following comma) kept as one unit, so
+    that the text part's wrap_items never breaks a company or segment name across lines."""
+    keep = sorted((clean(n) for n in names if " " in clean(n)), key=len, reverse=True)
+    for i, name in enumerate(keep):
+        text = text.replace(name, f"\x00{i}\x00")
+    units = []
+    for word in text.split(" "):
+        for i, name in enumerate(keep):
+            word = word.replace(f"\x00{i}\x00", name)
+        if word:
+            units.append(word)
+    return tuple(units)
+
+
+def _tags(a: ArticleData) -> tuple[str, ...]:
+    """The tags as the editors wrote them, without those naming one of the card's own companies
+    (or the alias the story calls it by)."""
+    own = {company_key(n) for n in (*a.companies, *a.aliases) if n}
+    tags = (shorten(clean(t), 30, 60) for t in a.tags if company_key(t) not in own)
+    return tuple(dict.fromkeys(t for t in tags if t))[:MAX_TAGS]
+
+
 @lru_cache(maxsize=1024)
 def _feedback_name(name: str) -> tuple[str, Markup]:
     text = shorten(clean(name), *MAX_NAME)
@@ -178,15 +223,15 @@ def _feedback_name(name: str) -> tuple[str, Markup]:
 
 
 def _feedback(links: dict | None) -> tuple[View | None, View | None]:
-    """One pair of feedback links for a card, about its followed company, else its segment: the
-    text part's view and the HTML part's (name escaped; URLs raw, for the |url filter)."""
-    for kind in ("company", "segment"):
-        entry = (links or {}).get(kind)
-        if entry and entry.get("name"):
-            text, html = _feedback_name(entry["name"])
-            return (View(name=text, more_url=entry["more"], less_url=entry["less"]),
-                    View(name=html, more_url=entry["more"], less_url=entry["less"]))
-    return None, None
+    """One card's feedback links, the text part's view and the HTML part's (name escaped; URLs raw,
+    for the |url filter): "More on <name>" (follow) and "Less of this" (mute), each only when given."""
+    more, less = (links or {}).get("more"), (links or {}).get("less")
+    if not more and not less:
+        return None, None
+    text, html = _feedback_name(more["name"]) if more else ("", Markup(""))
+    more_url, less_url = (more or {}).get("url"), (less or {}).get("url")
+    return (View(name=text, more_url=more_url, less_url=less_url),
+            View(name=html, more_url=more_url, less_url=less_url))
 
 
 def html_value(value, key: str = ""):
@@ -213,23 +258,46 @@ def card_views(choice: Choice, reference: datetime, company_url: str) -> tuple[V
     return card, html_value(card)
 
 
-def _follows(issue: Issue) -> str:
-    names = sorted(issue.reader.companies, key=str.casefold) + sorted(issue.reader.segments, key=str.casefold)
-    names = [clean(n) for n in names if clean(n)]
+MAX_INTRO_NAMES = 5
+
+
+def _follows(choices) -> str:
+    """The reader's follows this issue has a story about, in story order: at most five by name."""
+    names = list(dict.fromkeys(n for n in (clean(m) for c in choices for m in c.matched) if n))
     if not names:
         return ""
-    shown = names[:4]
-    if len(names) > 4:
-        shown.append(f"{len(names) - 4} more")
+    shown = names[:MAX_INTRO_NAMES]
+    if len(names) > MAX_INTRO_NAMES:
+        rest = len(names) - MAX_INTRO_NAMES
+        shown.append(f"{rest} more of your follows" if rest > 1 else "1 more of your follows")
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
-def _intro(count: int, follows: str) -> str:
+def _intro(count: int, follows: str, frequency: str) -> str:
     if count:
-        return (f"{count} {'story' if count == 1 else 'stories'} this week"
+        return (f"{count} {'story' if count == 1 else 'stories'} {cadence_words(frequency).now}"
                 + (f" on {follows}" if follows else "") + ", ranked by the AMW Read.")
-    return QUIET_WEEK
+    return quiet_note(frequency)
+
+
+def more_label(count: int) -> str:
+    return _more_label(count)
 
 
 def _more_label(count: int) -> str:
     return f"{count} more {'story' if count == 1 else 'stories'} on the web"
+
+
+def issue_items(issue: Issue, rendered: Rendered | None) -> tuple[list[int], list[int]]:
+    """(shown, overflow) article ids of a built issue, as the ledger records them.
+
+    Shown: the cards the email kept (the size guard may drop the last ones) with the connected
+    articles each card lists; only these count as received. Overflow: the dropped cards and the
+    stories that did not fit, with the connected articles their cards on the web page list.
+    """
+    kept = rendered.article_count if rendered is not None else len(issue.choices)
+    choices = issue.choices
+    shown = [c.article.id for c in choices[:kept]] + [a.id for c in choices[:kept] for a in c.connected[:MAX_CONNECTED]]
+    rest = (*choices[kept:], *issue.overflow)
+    overflow = [c.article.id for c in rest] + [a.id for c in rest for a in c.connected[:MAX_CONNECTED]]
+    return shown, overflow

@@ -6,8 +6,9 @@
 """
 
 from ..names import SEGMENT_SEPARATOR, company_key, segment_ancestors, segment_key  # noqa: F401 (re-exported)
-from .options import Selection, SelectionError, SelectionOptions, rating, sort_key, window
+from .options import MAX_OVERFLOW, Selection, SelectionError, SelectionOptions, first_days, rating, sort_key, window
+from .reader import join_names
 from .selector import Selector, prepare, select
 
 __all__ = ["Selection", "SelectionError", "SelectionOptions", "Selector", "prepare", "rating", "select", "sort_key",
-           "window"]
+           "window", "join_names", "first_days", "MAX_OVERFLOW"]

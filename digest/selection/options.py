@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..errors import ConfigError, DigestError
@@ -11,6 +11,12 @@ from ..types import ArticleData, Choice
 # Match keys carry their kind so that a company and a segment with the same name stay apart.
 _COMPANY = "c:"
 _SEGMENT = "s:"
+
+# Reason sentences kept per Selector, keyed by article and the names it matched.
+_REASON_CACHE_SIZE = 100_000
+
+# Stories beyond the chosen ones that an issue's web page lists under "more".
+MAX_OVERFLOW = 20
 
 # Windows kept prepared per Selector; one run sees a few dozen distinct send instants at most.
 _WINDOW_CACHE_SIZE = 64
@@ -56,10 +62,20 @@ class Selection:
     window_end: datetime
     more_count: int = 0  # qualifying articles shown neither as a choice nor as a connected link
     skip_reason: str | None = None  # set exactly when choices is empty
+    # Made on first use of .overflow (a send needs it, a selection benchmark does not).
+    _overflow: object = field(default=(), compare=False, repr=False)
 
     @property
     def empty(self) -> bool:
         return not self.choices
+
+    @property
+    def overflow(self) -> tuple[Choice, ...]:
+        """The stories that qualified but were not chosen (at most MAX_OVERFLOW, best first), as
+        choices with their reasons and connected articles: what "N more stories" opens."""
+        if callable(self._overflow):
+            object.__setattr__(self, "_overflow", self._overflow())
+        return self._overflow
 
 
 def rating(article: ArticleData, options: SelectionOptions = SelectionOptions()) -> float:
@@ -72,11 +88,21 @@ def sort_key(article: ArticleData, options: SelectionOptions = SelectionOptions(
     return (-rating(article, options), -article.published_at.timestamp(), article.url)
 
 
-def window(end: datetime, watermark: datetime | None, options: SelectionOptions = SelectionOptions()) -> tuple[datetime, datetime]:
-    """The half-open window [max(watermark, end - lookback), end) a digest draws from."""
+def first_days(frequency: str, options: SelectionOptions = SelectionOptions()) -> int:
+    """How far a reader's first issue looks back: one period of their cadence (a daily reader's
+    first issue covers one day, a weekly reader's the lookback)."""
+    return min(1, options.lookback_days) if frequency == "daily" else options.lookback_days
+
+
+def window(end: datetime, watermark: datetime | None, options: SelectionOptions = SelectionOptions(),
+           frequency: str = "weekly") -> tuple[datetime, datetime]:
+    """The half-open window [max(watermark, end - lookback), end) a digest draws from; without a
+    watermark (a first issue), [end - one period of the reader's cadence, end)."""
     _require_aware(end, "end")
     start = end - timedelta(days=options.lookback_days)
-    if watermark is not None:
+    if watermark is None:
+        start = end - timedelta(days=first_days(frequency, options))
+    else:
         _require_aware(watermark, "watermark")
         start = max(start, watermark)
     # A watermark after the end (a clock moved back) yields an empty window, never a negative one.

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import heapq
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
+from ..names import company_key
 from ..types import Choice, Reader
-from .options import Selection
+from .options import _COMPANY, _REASON_CACHE_SIZE, _SEGMENT, MAX_OVERFLOW, Selection
 
 if TYPE_CHECKING:
     from .selector import Selector
+
+
+def join_names(names: Sequence[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 class _Picks:
@@ -140,7 +147,23 @@ class _ReaderPass:
         picks.sort()
         choices = tuple(self.choice(r) for r in picks)
         shown = len(picks) + sum(len(c.connected) for c in choices)
-        return Selection(choices, start, end, q.bit_count() - shown, None)
+        left = q.bit_count() - shown
+        taken = state.taken
+        return Selection(choices, start, end, left, None, (lambda: self.overflow(taken)) if left else ())
+
+    def overflow(self, taken: set[int]) -> tuple[Choice, ...]:
+        """The best MAX_OVERFLOW stories of qualifying articles outside the chosen stories."""
+        heads: list[int] = []
+        seen: set[int] = set()
+        rest = self.q
+        while rest and len(heads) < MAX_OVERFLOW:
+            low = rest & -rest
+            rest ^= low
+            h = self.story_of(low.bit_length() - 1)
+            if h not in taken and h not in seen:
+                seen.add(h)
+                heads.append(h)
+        return tuple(self.choice(h) for h in heads)
 
     def _cover(self, state: _Picks, limit: int) -> None:
         """Pass 1, coverage. Each follow's candidate is the story holding its best article whose
@@ -220,18 +243,49 @@ class _ReaderPass:
                 if r not in taken and self.is_head(r) and (budget is None or state.used + minutes[r] <= budget):
                     state.take(r)
 
-    def reasons(self, r: int) -> tuple[str, ...]:
-        follows, texts = self.follows, self.sel._reason_texts
-        out = []
-        for k in self.sel._keys_of[r]:
-            name = follows.get(k)
-            if name is not None:
-                text = texts.get(name)
-                if text is None:
-                    text = texts[name] = f"You follow {name}"
-                out.append(text)
-        # A company and a segment can share a name; say it once.
-        return tuple(dict.fromkeys(out)) if len(out) > 1 else tuple(out)
+    def reasons(self, r: int) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+        """(the one reason sentence, the followed company the card leads with or "", the names of
+        the follows the article matched), cached per article and matched names across readers.
+
+        "You follow Anthropic, OpenAI and Policy": the followed companies in the story's order,
+        each with the alias the story names it by ("Amazon (AWS)"), then the followed segments.
+        """
+        follows, sel = self.follows, self.sel
+        hit = [k for k in sel._keys_of[r] if k in follows]
+        names = tuple(follows[k] for k in hit)
+        cache_key = (r, names)
+        found = sel._reasons.get(cache_key)
+        if found is not None:
+            return found
+        a = sel.articles[r]
+        companies: list[str] = []
+        lead = ""
+        for k in hit:
+            if not k.startswith(_COMPANY):
+                continue
+            name = follows[k]
+            i = next(i for i, c in enumerate(a.companies) if _COMPANY + company_key(c) == k)
+            lead = lead or a.companies[i]
+            alias = a.aliases[i] if i < len(a.aliases) else ""
+            companies.append(f"{name} ({alias})" if alias else name)
+        segments = [follows[k] for k in hit if k.startswith(_SEGMENT)]
+        said = list(dict.fromkeys(companies + segments))  # a company and a segment can share a name
+        found = (("You follow " + join_names(said),) if said else (), lead, tuple(dict.fromkeys(names)))
+        if len(sel._reasons) >= _REASON_CACHE_SIZE:
+            sel._reasons.clear()
+        sel._reasons[cache_key] = found
+        return found
+
+    def matched(self, head: int, own: tuple[str, ...]) -> tuple[str, ...]:
+        """The names of the follows the story matched: the head's (`own`) first, in match-key order."""
+        members = self.members(head)
+        if not members:
+            return own
+        follows, keys_of = self.follows, self.sel._keys_of
+        out = list(own)
+        for n in members:
+            out.extend(follows[k] for k in keys_of[n] if k in follows)
+        return tuple(dict.fromkeys(out))
 
     def choice(self, head: int) -> Choice:
         sel = self.sel
@@ -240,15 +294,22 @@ class _ReaderPass:
         received, nbr_mask = self.received_mask, sel._nbr_mask
         # An earlier part of the story reached the reader if a received article is related to any
         # article of this story; the received mask covers ids and urls inside the candidates, the
-        # url set those outside them.
-        is_update = bool(received & nbr_mask[head])
+        # url set those outside them. The badge links to that earlier part.
+        updates = ""
+        for x in (head, *members):
+            earlier = received & nbr_mask[x]
+            if earlier:
+                updates = arts[(earlier & -earlier).bit_length() - 1].url
+                break
         if members:
             ts = sel._ts
-            is_update = is_update or any(received & nbr_mask[m] for m in members)
             connected = tuple(arts[m] for m in sorted(members, key=lambda m: (-ts[m], arts[m].url)))
         else:
             connected = ()
         urls = self.received_urls
-        if not is_update and urls:
-            is_update = any(u in urls for x in (head, *members) for u in arts[x].related)
-        return Choice(arts[head], self.reasons(head), sel._rating[head], connected, is_update)
+        if not updates and urls:
+            updates = next((u for x in (head, *members) for u in arts[x].related if u in urls), "")
+        is_update = bool(updates)
+        reasons, lead, own = self.reasons(head)
+        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead, self.matched(head, own),
+                      updates)

@@ -10,7 +10,7 @@ from typing import Collection, Iterable, Sequence
 from ..names import company_key, segment_ancestors, segment_key
 from ..types import ArticleData, Reader
 from .options import (_COMPANY, _SEGMENT, _WINDOW_CACHE_SIZE, Selection, SelectionOptions, _require_aware, rating,
-                      sort_key, window)
+                      first_days, sort_key, window)
 from .reader import _ReaderPass
 
 
@@ -70,7 +70,8 @@ class Selector:
         self._sig_masks: dict[int, int] = {}
         self._company_names: dict[str, str] = {}
         self._segment_names: dict[str, str] = {}
-        self._reason_texts: dict[str, str] = {}
+        self._tag_mask: dict[str, int] | None = None  # built on the first tag mute
+        self._reasons: dict[tuple, tuple] = {}  # (rank, matched names) -> reasons (_ReaderPass.reasons)
 
     # -- masks --------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class Selector:
 
         received_ids and received_urls may be any collections; they are read once, not kept.
         """
-        start, end = window(end, watermark, self.options)
+        start, end = window(end, watermark, self.options, reader.frequency)
         follows = self._follows(reader)
         if not follows:
             return Selection((), start, end, 0, "you do not follow any company or segment yet")
@@ -142,6 +143,8 @@ class Selector:
         matched = 0
         for key in follows:
             matched |= masks.get(key, 0)
+        if reader.muted:
+            matched &= ~self._muted_mask(reader.muted)
         received = self._received_mask(received_ids, received_urls)
         fresh = matched & self._window_mask(start, end) & ~received
         qualifying = fresh & self._sig_mask(reader.min_significance)
@@ -149,9 +152,30 @@ class Selector:
             return Selection((), start, end, 0, self._empty_reason(fresh, reader, start, end))
         return _ReaderPass(self, reader, follows, qualifying, received, received_urls).run(start, end)
 
+    def _muted_mask(self, muted) -> int:
+        """The articles a mute list keeps out: those whose primary company is muted, that lie in a
+        muted segment (or below it), or that carry a muted tag."""
+        mask = 0
+        for kind, name in muted:
+            if kind == "company":
+                mask |= self._primary_mask.get(company_key(name), 0)
+            elif kind == "segment":
+                mask |= self._mask.get(_SEGMENT + segment_key(name), 0)
+            elif kind == "tag":
+                if self._tag_mask is None:
+                    index: dict[str, list[int]] = {}
+                    for r, a in enumerate(self.articles):
+                        for tag in dict.fromkeys(company_key(t) for t in a.tags):
+                            index.setdefault(tag, []).append(r)
+                    self._tag_mask = {tag: _bits(ranks) for tag, ranks in index.items()}
+                mask |= self._tag_mask.get(company_key(name), 0)
+        return mask
+
     def _empty_reason(self, fresh: int, reader: Reader, start: datetime, end: datetime) -> str:
-        if end - start >= timedelta(days=self.options.lookback_days):
-            span = f"in the last {self.options.lookback_days} days"
+        days = (end - start) / timedelta(days=1)
+        if days >= self.options.lookback_days or (days.is_integer() and days > 0 and days == first_days(
+                reader.frequency, self.options)):
+            span = "in the last day" if days == 1 else f"in the last {int(days)} days"
         else:
             span = "since your last digest"
         if fresh:

@@ -20,10 +20,12 @@ from sqlmodel import Session
 
 from ..errors import InputError, NotFound, TokenError
 from ..models import Subscriber
+from ..render.view import cadence_words
 from .deps import EngineDep, PagesDep, SettingsDep, SignerDep, email_response, get_pipeline, mask_email, neutral
 from .deps import read_token, subscriber_from
 from .writes import WriteBusy, request_write
 from subscribers.feedback import apply_feedback, read_feedback
+from subscribers.feedback import unmute as remove_mute
 from subscribers.follows import Catalog, follow_names
 from subscribers.preferences import DAYS, MAX_ARTICLES
 from subscribers.records import confirm, unsubscribe, update_subscriber
@@ -49,7 +51,8 @@ def unsubscribe_page(request: Request, token: Token, engine: EngineDep, pages: P
     with Session(engine) as session:
         subscriber, _ = subscriber_from(session, signer, "unsubscribe", token)
         done = subscriber.status not in ("pending", "active")
-        return pages(request, "unsubscribe.html", done=done, just_done=False, email=mask_email(subscriber.email))
+        return pages(request, "unsubscribe.html", done=done, just_done=False, email=mask_email(subscriber.email),
+                     cadence=cadence_words(subscriber.frequency))
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)")
@@ -63,7 +66,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
         subscriber = session.get(Subscriber, subscriber_id)
         if subscriber is None:
             raise TokenError("this link is invalid or has expired")
-        email = mask_email(subscriber.email)
+        email, cadence = mask_email(subscriber.email), cadence_words(subscriber.frequency)
     spool, applier = request.app.state.spool, request.app.state.spool_applier
     if not spool.pending():
         try:
@@ -72,7 +75,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
                 session.commit()
             if changed:
                 log.info("subscriber %s unsubscribed via the web", subscriber_id)
-            return pages(request, "unsubscribe.html", done=True, just_done=True, email=email)
+            return pages(request, "unsubscribe.html", done=True, just_done=True, email=email, cadence=cadence)
         except WriteBusy:
             pass
     # The database is busy (or earlier requests already wait in the spool): queue it durably.
@@ -83,7 +86,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
         raise WriteBusy(settings.web_write_wait) from None
     applier.kick()
     log.info("subscriber %s unsubscribed via the web (spooled: the database is busy)", subscriber_id)
-    return pages(request, "unsubscribe.html", done=True, just_done=True, email=email)
+    return pages(request, "unsubscribe.html", done=True, just_done=True, email=email, cadence=cadence)
 
 
 # -- preferences -------------------------------------------------------------------------------
@@ -95,7 +98,8 @@ def preferences_context(session: Session, subscriber: Subscriber) -> dict:
     return {"s": subscriber, "companies": companies, "followed_segments": set(segments),
             "all_segments": all_segments, "days": DAYS, "max_articles_limit": MAX_ARTICLES,
             "zones": zone_names(), "email": mask_email(subscriber.email),
-            "stopped": subscriber.status not in ("pending", "active")}
+            "stopped": subscriber.status not in ("pending", "active"),
+            "muted": [m for m in (subscriber.muted or []) if isinstance(m, dict) and m.get("name")]}
 
 
 @lru_cache(maxsize=1)
@@ -122,10 +126,21 @@ def preferences_save(
     timezone_name: Annotated[str | None, Form(alias="timezone", max_length=64)] = None,
     send_day: FormText = None, send_hour: FormText = None, frequency: FormText = None,
     paused_until: FormText = None, min_significance: FormText = None, max_articles: FormText = None,
+    unmute: Annotated[str | None, Form(max_length=300)] = None,
 ):
     read_token(signer, "preferences", token)
     if not same_token(form_token, token):
         return neutral(request)
+    if unmute:
+        kind, _, name = unmute.partition(":")
+        with request_write(request) as session:
+            subscriber, _ = subscriber_from(session, signer, "preferences", token)
+            removed = remove_mute(subscriber, kind, name)
+            session.add(subscriber)
+            session.commit()
+            return pages(request, "preferences.html", token=token, errors=[],
+                         saved=f"Unmuted {name}." if removed else "That was not muted; nothing changed.",
+                         **preferences_context(session, subscriber))
     changes = {name: value for name, value in (
         ("timezone", timezone_name), ("send_day", send_day), ("send_hour", send_hour),
         ("frequency", frequency), ("paused_until", paused_until), ("min_significance", min_significance),
@@ -157,7 +172,7 @@ def feedback_page(request: Request, token: Token, engine: EngineDep, pages: Page
         subscriber = session.get(Subscriber, feedback.subscriber_id)
         if subscriber is None:
             raise TokenError("unknown subscriber")
-        return pages(request, "feedback.html", token=token, feedback=feedback, result=None,
+        return pages(request, "feedback.html", token=token, feedback=feedback, result=None, changed=False,
                      email=mask_email(subscriber.email))
 
 
@@ -172,14 +187,14 @@ def feedback_apply(request: Request, token: Token, engine: EngineDep, pages: Pag
         if subscriber is None:
             raise TokenError("unknown subscriber")
         try:
-            _, sentence = apply_feedback(session, subscriber, feedback)
+            changed, sentence = apply_feedback(session, subscriber, feedback)
             session.commit()
         except NotFound:
             session.rollback()
             return pages(request, "message.html", 400, title="This link can no longer be used",
                          message=f"{feedback.name} is no longer in our list. You can change what you follow "
                                  "on your preferences page.")
-        return pages(request, "feedback.html", token=token, feedback=feedback, result=sentence,
+        return pages(request, "feedback.html", token=token, feedback=feedback, result=sentence, changed=changed,
                      email=mask_email(subscriber.email),
                      preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
 
@@ -192,14 +207,11 @@ def web_version(request: Request, token: Token, pages: PagesDep, signer: SignerD
     period = extra.get("p")
     if not isinstance(period, str) or len(period) > 20:
         raise TokenError("no period")
-    built = get_pipeline(request).web_version(subscriber_id, period)
-    if built is None:
+    html = get_pipeline(request).web_version(subscriber_id, period)
+    if html is None:
         return pages(request, "message.html", 404, title="Issue not found",
                      message="There is no sent issue at this address.")
-    if built.rendered is None:
-        return pages(request, "message.html", 404, title="Issue not found",
-                     message="This issue can no longer be shown.")
-    return email_response(built.rendered.html, frame_ancestors="'none'")
+    return email_response(html, frame_ancestors="'none'")
 
 
 # -- double opt-in -----------------------------------------------------------------------------
@@ -208,7 +220,8 @@ def web_version(request: Request, token: Token, pages: PagesDep, signer: SignerD
 def confirm_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
     with Session(engine) as session:
         subscriber, _ = subscriber_from(session, signer, "confirm", token)
-        return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email))
+        return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email),
+                     cadence=cadence_words(subscriber.frequency))
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm")
@@ -217,4 +230,5 @@ def confirm_now(request: Request, token: Token, engine: EngineDep, pages: PagesD
     with request_write(request) as session:
         subscriber = confirm(session, token, signer)
         session.commit()
-        return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email))
+        return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email),
+                     cadence=cadence_words(subscriber.frequency))
