@@ -23,8 +23,8 @@ from subscribers.records import (
     unsubscribe,
     update_subscriber,
 )
-from subscribers.suppression import REASONS, suppression_of
-from subscribers.tokens import signer_from_settings
+from digest.suppression import REASONS, suppression_of
+from digest.tokens import signer_from_settings
 
 def _session(ctx: click.Context) -> Session:
     obj = ctx.obj

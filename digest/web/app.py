@@ -22,11 +22,11 @@ from ..config import Settings
 from ..db import make_engine
 from ..errors import TokenError
 from ..render import Renderer
+from ..spool import Spool, spool_folder
+from ..tokens import signer_from_settings
 from . import readers, security, sessions, staff
 from .deps import Pages, StaffDenied, neutral
 from .writes import SpoolApplier, WriteBusy
-from digest.spool import Spool, spool_folder
-from subscribers.tokens import signer_from_settings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_BODY = 256 * 1024  # every form here is small; refuse large bodies before parsing them

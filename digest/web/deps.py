@@ -13,8 +13,9 @@ from sqlmodel import Session
 from ..config import Settings
 from ..errors import TokenError
 from ..models import Subscriber
+from ..pipeline import Pipeline
 from . import security, sessions
-from subscribers.tokens import Signer
+from ..tokens import Signer
 
 
 class Pages:
@@ -75,8 +76,6 @@ async def get_signer(request: Request) -> Signer:
 def get_pipeline(request: Request):
     """A pipeline per request: its article cache is per window and not thread-safe, while the
     renderer (templates compiled once) is shared."""
-    from ..pipeline import Pipeline
-
     state = request.app.state
     return Pipeline(state.engine, state.settings, renderer=state.renderer)
 

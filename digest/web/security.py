@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import ipaddress
@@ -172,9 +173,7 @@ class RedactAccessLog(logging.Filter):
 
 def uvicorn_log_config() -> dict:
     """uvicorn's default logging config with the redacting filter on the access log."""
-    import copy
-
-    from uvicorn.config import LOGGING_CONFIG
+    from uvicorn.config import LOGGING_CONFIG  # uvicorn: only `digest serve` loads the server
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact"] = {"()": "digest.web.security.RedactAccessLog"}
