@@ -64,6 +64,7 @@ class Settings:
     company_url: str = "https://amw.example/companies/{slug}"
     list_id: str = "AMW Digest <digest.amw.example>"
     unsubscribe_mailto: str = "unsubscribe@amw.example"
+    contact_address: str | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key: str | None = None
@@ -282,6 +283,7 @@ RULES = {
     "company_url": _company_url,
     "list_id": _not_empty,
     "unsubscribe_mailto": lambda v: _address(v, named=False),
+    "contact_address": lambda v: _address(v, named=False),
     "dkim_selector": _token,
     "dkim_domain": _token,
     "staff_addresses": _addresses,

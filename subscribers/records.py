@@ -315,6 +315,24 @@ def unsubscribe(session: Session, subscriber_id_or_email: int | str, *, reason: 
     return row.reason != before_reason or (subscriber is not None and subscriber.status != before_status)
 
 
+def undo_unsubscribe(session: Session, subscriber: Subscriber) -> str:
+    """Bring back a reader who unsubscribed by their own choice (the unsubscribe page's "Changed
+    your mind?"); the caller commits. Returns "resubscribed", "receiving" (nothing to undo) or the
+    reason it is refused: "bounced" or "complained" (never lifted from a reader's link)."""
+    suppression = session.get(Suppression, subscriber.email_key)
+    stopped = _stopped_reason(subscriber, suppression)
+    if stopped is None:
+        return "receiving"
+    if stopped != "unsubscribed":
+        return stopped
+    lift_suppression(session, subscriber.email)
+    subscriber.status = "active"
+    subscriber.updated_at = utcnow()
+    session.add(subscriber)
+    session.flush()
+    return "resubscribed"
+
+
 def _key_or_raise(address: str) -> str:
     return normalize_email(address)[1]
 

@@ -405,3 +405,22 @@ def test_the_text_part_never_breaks_a_followed_name_in_the_reason_line():
         assert all(len(ln) <= 78 for ln in block.splitlines())
         for name in names:
             assert any(name in ln for ln in lines), (k, block)
+
+
+def test_the_text_part_never_breaks_a_name_from_the_alias_it_matched_by():
+    from dataclasses import replace
+
+    from digest.render import Renderer
+    from tests.render_helpers import TEMPLATES, choice, issue, links
+
+    renderer = Renderer(TEMPLATES)
+    for k in range(1, 40):  # every position a line break can fall at
+        first = "Lab" + "x" * k
+        reason = f"You follow {first}, Amazon (AWS), Google DeepMind (Deep Mind Labs) and Compute"
+        chosen = (replace(choice(0), reasons=(reason,), matched=(first, "Amazon", "Google DeepMind", "Compute")),)
+        text = renderer.render(issue(choices=chosen), links()).text
+        block = text[text.index("Why you're seeing this:"):].split("\n\n")[0]
+        lines = [ln.strip() for ln in block.splitlines()]
+        assert all(len(ln) <= 78 for ln in block.splitlines())
+        assert any("Amazon (AWS)" in ln for ln in lines), (k, block)
+        assert any("Google DeepMind (Deep Mind Labs)" in ln for ln in lines), (k, block)

@@ -92,6 +92,11 @@ def test_following_the_unsubscribe_link_and_pressing_the_button_unsubscribes(bro
     assert browser.find_element(By.ID, "result").text == "You're unsubscribed"
     assert browser.current_url == link  # answered in place, no redirect
     assert status_of(site.engine, ANA) == "unsubscribed"
+    # Changed your mind? The way back is one button on the same page.
+    assert "Changed your mind?" in browser.find_element(By.ID, "undo").text
+    browser.find_element(By.ID, "resubscribe").click()
+    WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "result").text == "You're subscribed again")
+    assert status_of(site.engine, ANA) == "active" and not csp_errors(browser)
 
 
 def test_preferences_form_saves_in_the_browser(browser, site):

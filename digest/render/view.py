@@ -127,11 +127,16 @@ def cadence_words(frequency: str) -> SimpleNamespace:
                            unit="day" if daily else "week")
 
 
+ONE_DAY = timedelta(hours=25)  # a day's window, a daylight-saving day's included
+
+
 def _period_label(issue: Issue, tz: ZoneInfo) -> tuple[str, str]:
     label = period_label(issue.period)
     start = issue.window_start.astimezone(tz)
     end = (issue.window_end - timedelta(microseconds=1)).astimezone(tz)
-    if start.year != end.year:
+    if issue.window_end - issue.window_start <= ONE_DAY:  # a daily issue: the day it is sent
+        window = f"{end:%b} {end.day}, {end.year}"
+    elif start.year != end.year:
         window = f"{start:%b} {start.day}, {start.year} – {end:%b} {end.day}, {end.year}"
     elif start.month != end.month:
         window = f"{start:%b} {start.day} – {end:%b} {end.day}, {end.year}"
@@ -194,16 +199,23 @@ def _card(choice: Choice, reference: datetime, company_url: str) -> View:
 
 
 def _units(text: str, names) -> tuple[str, ...]:
-    """The words of text, each of the given names (with a following comma) kept as one unit, so
-    that the text part's wrap_items never breaks a company or segment name across lines."""
+    """The words of text, each of the given names (with a following comma, and the "(alias)" after
+    it) kept as one unit, so that the text part's wrap_items never breaks a company or segment name
+    across lines, nor a name from its alias."""
     keep = sorted((clean(n) for n in names if " " in clean(n)), key=len, reverse=True)
     for i, name in enumerate(keep):
         text = text.replace(name, f"\x00{i}\x00")
-    units = []
+    units: list[str] = []
+    inside = False  # within "(...)": the alias a name was matched by stays with it, "Amazon (AWS)"
     for word in text.split(" "):
         for i, name in enumerate(keep):
             word = word.replace(f"\x00{i}\x00", name)
-        if word:
+        if not word:
+            continue
+        if units and (inside or word.startswith("(")):
+            units[-1] += " " + word
+            inside = ")" not in word
+        else:
             units.append(word)
     return tuple(units)
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from ..errors import InputError, NotFound, TokenError
 from ..models import Subscriber
+from ..suppression import RECEIVING
 from ..render.view import cadence_words
 from .deps import EngineDep, PagesDep, SettingsDep, SignerDep, email_response, get_pipeline, mask_email, neutral
 from .deps import read_token, subscriber_from
@@ -28,7 +29,7 @@ from subscribers.feedback import apply_feedback, read_feedback
 from subscribers.feedback import unmute as remove_mute
 from subscribers.follows import Catalog, follow_names
 from subscribers.preferences import DAYS, MAX_ARTICLES
-from subscribers.records import confirm, unsubscribe, update_subscriber
+from subscribers.records import confirm, undo_unsubscribe, unsubscribe, update_subscriber
 
 log = logging.getLogger("digest.web")
 
@@ -45,14 +46,23 @@ def same_token(form_token: str | None, token: str) -> bool:
 
 # -- unsubscribe -------------------------------------------------------------------------------
 
+def unsubscribe_context(subscriber: Subscriber, token: str, settings, *, after_unsubscribe: bool = False) -> dict:
+    """What the unsubscribe page shows: the way back (offered only to a reader who unsubscribed by
+    their own choice, never after a bounce or complaint) and the contact address, if set."""
+    own_choice = subscriber.status == "unsubscribed" or (after_unsubscribe and subscriber.status in RECEIVING)
+    return {"email": mask_email(subscriber.email), "cadence": cadence_words(subscriber.frequency),
+            "token": token, "can_undo": own_choice, "contact": settings.contact_address, "resubscribed": False}
+
+
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe: confirm page (changes nothing)")
-def unsubscribe_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
+def unsubscribe_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep,
+                     settings: SettingsDep):
     # No preferences link here: whoever holds an unsubscribe URL must not get the preferences one.
     with Session(engine) as session:
         subscriber, _ = subscriber_from(session, signer, "unsubscribe", token)
         done = subscriber.status not in ("pending", "active")
-        return pages(request, "unsubscribe.html", done=done, just_done=False, email=mask_email(subscriber.email),
-                     cadence=cadence_words(subscriber.frequency))
+        return pages(request, "unsubscribe.html", done=done, just_done=False,
+                     **unsubscribe_context(subscriber, token, settings))
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe (RFC 8058)")
@@ -66,7 +76,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
         subscriber = session.get(Subscriber, subscriber_id)
         if subscriber is None:
             raise TokenError("this link is invalid or has expired")
-        email, cadence = mask_email(subscriber.email), cadence_words(subscriber.frequency)
+        context = unsubscribe_context(subscriber, token, settings, after_unsubscribe=True)
     spool, applier = request.app.state.spool, request.app.state.spool_applier
     if not spool.pending():
         try:
@@ -75,7 +85,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
                 session.commit()
             if changed:
                 log.info("subscriber %s unsubscribed via the web", subscriber_id)
-            return pages(request, "unsubscribe.html", done=True, just_done=True, email=email, cadence=cadence)
+            return pages(request, "unsubscribe.html", done=True, just_done=True, **context)
         except WriteBusy:
             pass
     # The database is busy (or earlier requests already wait in the spool): queue it durably.
@@ -86,7 +96,29 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
         raise WriteBusy(settings.web_write_wait) from None
     applier.kick()
     log.info("subscriber %s unsubscribed via the web (spooled: the database is busy)", subscriber_id)
-    return pages(request, "unsubscribe.html", done=True, just_done=True, email=email, cadence=cadence)
+    return pages(request, "unsubscribe.html", done=True, just_done=True, **context)
+
+
+@router.post("/unsubscribe/{token}/undo", response_class=HTMLResponse, summary="Changed your mind: resubscribe")
+def unsubscribe_undo(request: Request, token: Token, pages: PagesDep, signer: SignerDep, settings: SettingsDep,
+                     form_token: FormToken = None):
+    # The form repeats the URL's token, as the preferences form does: a form posted from another
+    # site does not know it, so it cannot subscribe anyone back.
+    subscriber_id, _ = read_token(signer, "unsubscribe", token)
+    if not same_token(form_token, token):
+        return neutral(request)
+    with request_write(request) as session:
+        request.app.state.spool.apply(session)  # an unsubscribe still spooled must not undo this later
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            raise TokenError("this link is invalid or has expired")
+        outcome = undo_unsubscribe(session, subscriber)
+        session.commit()
+        context = unsubscribe_context(subscriber, token, settings)
+    if outcome == "resubscribed":
+        log.info("subscriber %s resubscribed via the web", subscriber_id)
+    context["resubscribed"] = outcome in ("resubscribed", "receiving")
+    return pages(request, "unsubscribe.html", done=not context["resubscribed"], just_done=False, **context)
 
 
 # -- preferences -------------------------------------------------------------------------------

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session
+from sqlmodel import Session, func, select
 
 from .. import queries
 from ..errors import DigestError, InputError, NotFound
+from ..models import Article
 from ..render import GMAIL_CLIP_BYTES, lint
+from ..render.view import period_label
 from ..staff_copy import send_test as send_staff_copy
 from . import security
 from .deps import EngineDep, PagesDep, Staff, email_response, get_pipeline
 from subscribers.records import list_subscribers, subscriber_dicts
 
 MAX_PICKER = 1000  # subscribers offered in the preview's picker (any address works in the URL)
+LOOK_BACK_ISSUES = 8  # issues tried, from the newest articles back, for one that would hold a story
 
 router = APIRouter()
 Email = Annotated[str, Query(max_length=320)]
@@ -75,6 +78,8 @@ def preview_page(request: Request, access: str, email: str, as_of: str, *, notic
         if email:
             built = get_pipeline(request).preview(email, when)
             context.update(preview_context(built, email, when))
+            if not built.selection.choices:
+                context.update(newest_issue(request, email, when, built))
     except NotFound:
         context["error"], status = "No subscriber has that address.", 404
     except InputError as exc:
@@ -153,3 +158,33 @@ def preview_context(built, email: str, when: datetime) -> dict:
                       if not (size > GMAIL_CLIP_BYTES and "Gmail clips" in w)],
         )
     return context
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def newest_issue(request: Request, email: str, when: datetime, built) -> dict:
+    """For a preview where nothing would be sent: when the newest articles were published, and this
+    reader's latest issue up to them that would hold a story (tried from the first send after the
+    newest article back, LOOK_BACK_ISSUES issues), as a one-click preview link."""
+    with Session(request.app.state.engine) as session:
+        newest = session.exec(select(func.max(Article.published_at))).one()
+    if newest is None:
+        return {"newest": None, "suggestion": None, "looked_back": LOOK_BACK_ISSUES}
+    newest = _utc(newest)
+    pipeline, reader = get_pipeline(request), built.issue.reader
+    step = timedelta(days=1 if reader.frequency == "daily" else 7)
+    current = pipeline.slot_for(reader, when)
+    slot = pipeline.slot_for(reader, newest + step)  # the first send after the newest article
+    suggestion = None
+    for _ in range(LOOK_BACK_ISSUES):
+        if slot.scheduled_for != current.scheduled_for:
+            candidate = pipeline.preview(email, slot.scheduled_for)
+            if candidate.selection.choices:
+                suggestion = {"label": period_label(slot.period), "count": len(candidate.selection.choices),
+                              "at": slot.scheduled_for,
+                              "query": urlencode({"email": email, "as_of": local_value(slot.scheduled_for)})}
+                break
+        slot = pipeline.slot_for(reader, slot.scheduled_for - timedelta(minutes=1))
+    return {"newest": newest, "suggestion": suggestion, "looked_back": LOOK_BACK_ISSUES}
