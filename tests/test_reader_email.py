@@ -118,6 +118,22 @@ def test_a_daily_issue_speaks_of_today_and_its_first_issue_covers_one_day(world)
     assert "Stargate" in weekly.text  # a weekly reader's first issue looks back the whole week
 
 
+def test_a_daily_issue_after_a_day_without_one_does_not_call_two_days_today(world):
+    send(world)  # Monday's first issue
+    later = tuple(story(20 + i, f"OpenAI story number {i} of the week", hours=-30 - i) for i in range(2))
+    path = world.tmp_path / "later.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in later), encoding="utf-8")
+    with Session(world.engine) as session:
+        ingest_files(session, [path])
+    _, tuesday = send(world, RUN + timedelta(days=1))  # both stories came after Tuesday's slot
+    assert "dana@example.com" not in tuesday
+    _, wednesday = send(world, RUN + timedelta(days=2))
+    daily = wednesday["dana@example.com"]
+    assert "2 stories since your last digest" in daily.text and "2 stories since your last digest" in daily.plain_html
+    intro = next(line for line in daily.text.splitlines() if "2 stories" in line)
+    assert "today" not in intro and "today" not in preheader_of(daily.html)
+
+
 def test_the_unsubscribe_and_confirm_pages_name_the_readers_cadence(world):
     from digest.web import create_app
     from tests.web_helpers import local_client

@@ -97,7 +97,8 @@ def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
     ctx["more"] = _more_label(more_count) if more_count else ""
     ctx["subject"] = subject_line(cards, ctx["period_label"])
     ctx["preheader"] = preheader(cards, issue.reader.frequency)
-    ctx["intro"] = _intro(len(cards), _follows(issue.choices[:shown]), issue.reader.frequency)
+    ctx["intro"] = _intro(len(cards), _follows(issue.choices[:shown]), issue.reader.frequency,
+                          issue.window_end - issue.window_start)
     return ctx
 
 
@@ -285,9 +286,11 @@ def _follows(choices) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
-def _intro(count: int, follows: str, frequency: str) -> str:
+def _intro(count: int, follows: str, frequency: str, span: timedelta = ONE_DAY) -> str:
     if count:
-        return (f"{count} {'story' if count == 1 else 'stories'} {cadence_words(frequency).now}"
+        # A daily issue after a day without one covers more than today: it says so.
+        when = "since your last digest" if frequency == "daily" and span > ONE_DAY else cadence_words(frequency).now
+        return (f"{count} {'story' if count == 1 else 'stories'} {when}"
                 + (f" on {follows}" if follows else "") + ", ranked by the AMW Read.")
     return quiet_note(frequency)
 
