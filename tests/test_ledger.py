@@ -1,0 +1,433 @@
+"""The delivery ledger's rules, one function at a time, on SQLite and PostgreSQL.
+
+Each test drives digest.ledger directly (plan, claim, record an outcome) on a real database and
+reads the rows back: how many tries a row gets, when it is tried again, who may record its
+outcome, and what a claim takes at the edges of its rules.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from digest import ledger
+from digest.db import sending_session
+from digest.models import Article, Digest, DigestItem
+from tests.pipeline_helpers import SLOT, add_people, load_articles, make_article
+
+NOW = SLOT + timedelta(minutes=5)
+MAX = 3
+LEASE = 60
+
+
+@pytest.fixture
+def readers(engine) -> list[int]:
+    return add_people(engine, [{"email": f"reader{i}@example.com", "name": f"Reader {i}"} for i in range(6)])
+
+
+def plan(engine, readers, *specs: dict) -> list[int]:
+    """One ledger row per spec (values a row gets beyond plan()'s, like attempts or state); their ids."""
+    with Session(engine) as session:
+        rows = [{"subscriber_id": readers[i], "period": spec.get("period", "2026-W48"),
+                 "scheduled_for": spec.get("scheduled_for", SLOT)} for i, spec in enumerate(specs)]
+        assert ledger.plan(session, rows, now=SLOT) == len(rows)
+        ids = [session.exec(select(Digest.id).where(Digest.subscriber_id == r["subscriber_id"],
+                                                    Digest.period == r["period"])).one() for r in rows]
+        for digest_id, spec in zip(ids, specs):
+            row = session.get(Digest, digest_id)
+            for key, value in spec.items():
+                if key not in ("period", "scheduled_for"):
+                    setattr(row, key, value)
+            session.add(row)
+        session.commit()
+    return ids
+
+
+def claim(engine, owner="w:1:a", now=NOW, limit=10, **kwargs) -> list[ledger.Claim]:
+    kwargs = {"lease_seconds": LEASE, "max_attempts": MAX, **kwargs}
+    with Session(engine) as session:
+        return ledger.claim(session, owner=owner, now=now, limit=limit, **kwargs)
+
+
+def row(engine, digest_id: int) -> Digest:
+    with Session(engine) as session:
+        found = session.get(Digest, digest_id)
+        session.expunge(found)
+        return found
+
+
+def retry(engine, digest_id, owner="w:1:a", now=NOW, error="451 4.3.0 try later", **kwargs) -> str:
+    with Session(engine) as session:
+        return ledger.mark_retry(session, digest_id, owner, error, now=now, **{"max_attempts": MAX, **kwargs})
+
+
+# --- tries and backoff ---------------------------------------------------------------------------
+
+
+def test_a_digest_taken_through_max_attempts_temporary_failures_ends_failed_and_is_never_claimed_again(
+        engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    now, outcomes = NOW, []
+    for attempt in range(1, MAX + 1):
+        [taken] = claim(engine, now=now)
+        assert (taken.digest_id, taken.attempts) == (digest_id, attempt)
+        outcomes.append(retry(engine, digest_id, now=now, error=f"451 try {attempt}"))
+        now = row(engine, digest_id).next_attempt_at or now
+    assert outcomes == [ledger.DEFERRED] * (MAX - 1) + [ledger.FAILED]
+    final = row(engine, digest_id)
+    assert (final.state, final.attempts, final.last_error, final.lease_owner, final.lease_expires_at) == (
+        ledger.FAILED, MAX, f"451 try {MAX}", None, None)
+    assert claim(engine, now=now + timedelta(days=30)) == []
+    with Session(engine) as session:
+        assert ledger.pending_count(session, now + timedelta(days=30), MAX) == 0
+
+
+def test_the_backoff_doubles_five_then_ten_then_twenty_minutes_and_a_retry_is_due_exactly_then(engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    now, waits = NOW, []
+    for _ in range(3):
+        assert [c.digest_id for c in claim(engine, now=now, max_attempts=5)] == [digest_id]
+        assert retry(engine, digest_id, now=now, max_attempts=5) == ledger.DEFERRED
+        stored = row(engine, digest_id)
+        assert (stored.updated_at, stored.lease_owner, stored.lease_expires_at) == (now, None, None)
+        waits.append(stored.next_attempt_at - now)
+        # Not a moment before the backoff ends; exactly at its end it is due.
+        assert claim(engine, now=stored.next_attempt_at - timedelta(microseconds=1), max_attempts=5) == []
+        with Session(engine) as session:
+            assert ledger.pending_count(session, stored.next_attempt_at - timedelta(microseconds=1), 5) == 0
+            assert ledger.pending_count(session, stored.next_attempt_at, 5) == 1
+        now = stored.next_attempt_at
+    assert waits == [timedelta(minutes=5), timedelta(minutes=10), timedelta(minutes=20)]
+
+
+def test_the_backoff_base_is_the_callers(engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    claim(engine)
+    assert retry(engine, digest_id, backoff_seconds=60) == ledger.DEFERRED
+    assert row(engine, digest_id).next_attempt_at == NOW + timedelta(minutes=1)
+
+
+def test_a_retry_keeps_at_most_1000_characters_of_the_error(engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    claim(engine)
+    retry(engine, digest_id, error="4" * 1500)
+    assert row(engine, digest_id).last_error == "4" * 1000
+
+
+# --- who may record an outcome -------------------------------------------------------------------
+
+
+def lost_lease(engine, readers) -> int:
+    """A row claimed by w:1:a whose lease expired and that w:2:b then took over."""
+    [digest_id] = plan(engine, readers, {})
+    claim(engine, owner="w:1:a")
+    [taken] = claim(engine, owner="w:2:b", now=NOW + timedelta(seconds=LEASE + 1))
+    assert (taken.digest_id, taken.previous_state) == (digest_id, ledger.UNKNOWN)
+    return digest_id
+
+
+def test_a_sender_that_lost_its_lease_can_record_no_outcome_over_the_new_holders(engine, readers):
+    digest_id = lost_lease(engine, readers)
+    later = NOW + timedelta(minutes=3)
+    before = row(engine, digest_id)
+    with Session(engine) as session:
+        assert ledger.mark_final(session, digest_id, "w:1:a", ledger.FAILED, "550 no such user", now=later) is False
+        assert ledger.mark_final(session, digest_id, "w:1:a", ledger.SKIPPED, "unsubscribed", now=later) is False
+        assert ledger.mark_retry(session, digest_id, "w:1:a", "451", now=later, max_attempts=MAX) == ""
+        assert ledger.mark_unknown(session, digest_id, "w:1:a", "timeout after DATA", now=later) is False
+        assert ledger.mark_sent(session, digest_id, "w:1:a", [], now=later, subscriber_id=before.subscriber_id) is False
+        assert ledger.release(session, [digest_id], "w:1:a", now=later) == 0
+    after = row(engine, digest_id)
+    assert after.model_dump() == before.model_dump()
+    assert (after.state, after.lease_owner) == (ledger.SENDING, "w:2:b")
+    # The holder still records its outcome.
+    with Session(engine) as session:
+        assert ledger.mark_final(session, digest_id, "w:2:b", ledger.FAILED, "550 no such user", now=later) is True
+    final = row(engine, digest_id)
+    assert (final.state, final.last_error, final.skip_reason, final.lease_owner, final.lease_expires_at,
+            final.updated_at) == (ledger.FAILED, "550 no such user", None, None, None, later)
+
+
+def test_mark_final_of_a_row_nobody_sends_needs_no_owner_and_a_skip_keeps_its_reason_apart(engine, readers):
+    planned, other = plan(engine, readers, {}, {})
+    with Session(engine) as session:
+        assert ledger.mark_final(session, planned, None, ledger.SKIPPED, "r" * 1200, now=NOW) is True
+        assert ledger.mark_final(session, other, "w:1:a", ledger.SKIPPED, "no articles", now=NOW) is False
+        assert ledger.mark_final(session, 10**9, None, ledger.FAILED, "gone", now=NOW) is False
+    skipped = row(engine, planned)
+    assert (skipped.state, skipped.skip_reason, skipped.last_error, skipped.updated_at) == (
+        ledger.SKIPPED, "r" * 1000, None, NOW)
+    assert row(engine, other).state == ledger.PLANNED
+    [taken] = claim(engine)
+    assert taken.digest_id == other
+    with Session(engine) as session:
+        assert ledger.mark_final(session, other, "w:1:a", ledger.FAILED, "e" * 1200, now=NOW) is True
+    failed = row(engine, other)
+    assert (failed.state, failed.last_error, failed.skip_reason) == (ledger.FAILED, "e" * 1000, None)
+
+
+def test_mark_unknown_by_the_holder_leaves_the_row_for_one_resend(engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    [first] = claim(engine)
+    with Session(engine) as session:
+        assert ledger.mark_unknown(session, digest_id, "w:1:a", "d" * 1200, now=NOW + timedelta(seconds=5)) is True
+    stored = row(engine, digest_id)
+    assert (stored.state, stored.last_error, stored.lease_owner, stored.lease_expires_at, stored.updated_at) == (
+        ledger.UNKNOWN, "d" * 1000, None, None, NOW + timedelta(seconds=5))
+    [again] = claim(engine, owner="w:2:b", now=NOW + timedelta(seconds=6))
+    assert (again.previous_state, again.attempts, again.message_id) == (ledger.UNKNOWN, 2, first.message_id)
+    with Session(engine) as session:
+        assert ledger.mark_unknown(session, digest_id, "w:1:a", "late", now=NOW) is False
+        assert ledger.mark_unknown(session, 10**9, "w:2:b", "missing", now=NOW) is False
+
+
+@pytest.mark.parametrize("plain_session", [False, True], ids=["sending-session", "plain-session"])
+def test_mark_sent_clears_the_lease_and_the_last_error_and_records_the_items_in_order(engine, readers, tmp_path,
+                                                                                    plain_session):
+    load_articles(engine, tmp_path, [make_article(i) for i in range(4)])
+    with Session(engine) as session:
+        articles = sorted(session.exec(select(Article.id)).all())
+    [digest_id] = plan(engine, readers, {})
+    claim(engine)
+    retry(engine, digest_id, error="451 first try")
+    sent_at = NOW + timedelta(minutes=5)
+    [taken] = claim(engine, now=sent_at)
+    assert row(engine, digest_id).last_error == "451 first try"
+    carried = [articles[2], articles[0], articles[2], articles[3]]
+    opened = Session(engine) if plain_session else sending_session(engine)
+    with opened as session:
+        assert ledger.mark_sent(session, digest_id, "w:1:a", carried, now=sent_at,
+                                subscriber_id=taken.subscriber_id) is True
+        # Recorded once: a second report of the same send changes nothing.
+        assert ledger.mark_sent(session, digest_id, "w:1:a", carried, now=sent_at + timedelta(seconds=1),
+                                subscriber_id=taken.subscriber_id) is False
+    stored = row(engine, digest_id)
+    assert (stored.state, stored.sent_at, stored.updated_at, stored.lease_owner, stored.lease_expires_at,
+            stored.last_error, stored.attempts) == (ledger.SENT, sent_at, sent_at, None, None, None, 2)
+    with Session(engine) as session:
+        items = session.exec(select(DigestItem.article_id, DigestItem.subscriber_id, DigestItem.position)
+                             .where(DigestItem.digest_id == digest_id).order_by(DigestItem.position)).all()
+    assert [tuple(i) for i in items] == [(articles[2], taken.subscriber_id, 0), (articles[0], taken.subscriber_id, 1),
+                                         (articles[3], taken.subscriber_id, 2)]
+
+
+@pytest.mark.parametrize("plain_session", [False, True], ids=["sending-session", "plain-session"])
+def test_mark_sent_by_a_sender_that_lost_its_lease_records_no_items(engine, readers, tmp_path, plain_session):
+    load_articles(engine, tmp_path, [make_article(1)])
+    with Session(engine) as session:
+        article = session.exec(select(Article.id)).one()
+    digest_id = lost_lease(engine, readers)
+    opened = Session(engine) if plain_session else sending_session(engine)
+    with opened as session:
+        assert ledger.mark_sent(session, digest_id, "w:1:a", [article], now=NOW,
+                                subscriber_id=row(engine, digest_id).subscriber_id) is False
+    with Session(engine) as session:
+        assert session.exec(select(DigestItem)).all() == []
+    assert row(engine, digest_id).state == ledger.SENDING
+
+
+# --- unknown rows and dead senders ---------------------------------------------------------------
+
+
+def test_with_resend_unknown_off_an_abandoned_row_becomes_unknown_and_stays_unknown(engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    claim(engine, owner="host:7:a")
+    later = NOW + timedelta(seconds=LEASE + 1)
+    assert claim(engine, owner="w:2:b", now=later, resend_unknown=False) == []
+    stored = row(engine, digest_id)
+    assert (stored.state, stored.lease_owner, stored.unknown_resends, stored.attempts, stored.updated_at,
+            stored.last_error) == (ledger.UNKNOWN, None, 0, 1, later,
+                                   "sender host:7:a stopped while sending (lease expired)")
+    much_later = later + timedelta(days=3)
+    assert claim(engine, owner="w:2:b", now=much_later, resend_unknown=False) == []
+    assert claim(engine, owner="w:2:b", now=much_later, resend_unknown=False, digest_ids=[digest_id]) == []
+    with Session(engine) as session:
+        assert ledger.pending_count(session, much_later, MAX, resend_unknown=False) == 0
+        assert ledger.pending_count(session, much_later, MAX, resend_unknown=True) == 1
+    assert row(engine, digest_id).state == ledger.UNKNOWN
+    # With resends on, the one resend goes out even though the row has no attempt left ...
+    assert [c.digest_id for c in claim(engine, owner="w:2:b", now=much_later, max_attempts=1)] == [digest_id]
+    with Session(engine) as session:
+        ledger.mark_unknown(session, digest_id, "w:2:b", "no reply", now=much_later)
+    # ... and never a second one.
+    assert claim(engine, owner="w:2:b", now=much_later + timedelta(hours=1)) == []
+
+
+def test_a_lease_ends_after_its_expiry_not_at_it(engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    [first] = claim(engine, owner="w:1:a")
+    stored = row(engine, digest_id)
+    assert (stored.state, stored.lease_owner, stored.lease_expires_at, stored.updated_at) == (
+        ledger.SENDING, "w:1:a", NOW + timedelta(seconds=LEASE), NOW)
+    assert claim(engine, owner="w:2:b", now=NOW + timedelta(seconds=LEASE)) == []
+    assert row(engine, digest_id).state == ledger.SENDING
+    [again] = claim(engine, owner="w:2:b", now=NOW + timedelta(seconds=LEASE, microseconds=1))
+    assert (again.digest_id, again.previous_state, again.message_id) == (digest_id, ledger.UNKNOWN, first.message_id)
+
+
+def test_expire_leases_ends_only_the_dead_senders_leases_and_a_claim_then_takes_their_rows(engine, readers):
+    dead_rows = plan(engine, readers, {}, {}, {})
+    claim(engine, owner="host:111:dead", limit=2)
+    alive = claim(engine, owner="host:222:alive", limit=5)
+    assert len(alive) == 1
+    asked = []
+
+    def is_dead(owner):
+        asked.append(owner)
+        return owner == "host:111:dead"
+
+    later = NOW + timedelta(seconds=10)
+    with Session(engine) as session:
+        assert ledger.expire_leases(session, later, is_dead=is_dead) == 2
+    assert sorted(asked) == ["host:111:dead", "host:222:alive"]
+    leases = {i: row(engine, i) for i in dead_rows}
+    assert sorted(r.lease_expires_at for r in leases.values() if r.lease_owner == "host:111:dead") == [
+        later - timedelta(seconds=1)] * 2
+    assert [r.lease_expires_at for r in leases.values() if r.lease_owner == "host:222:alive"] == [
+        NOW + timedelta(seconds=LEASE)]
+    # Long before the dead sender's lease would have run out, its rows are taken (as unknown).
+    taken = claim(engine, owner="host:333:new", now=later)
+    assert sorted(c.digest_id for c in taken) == sorted(i for i, r in leases.items() if r.lease_owner == "host:111:dead")
+    assert {c.previous_state for c in taken} == {ledger.UNKNOWN}
+
+
+def test_expire_leases_without_a_dead_sender_changes_nothing(engine, readers):
+    [digest_id] = plan(engine, readers, {})
+    claim(engine, owner="host:222:alive")
+    before = row(engine, digest_id)
+    with Session(engine) as session:
+        assert ledger.expire_leases(session, NOW, is_dead=lambda owner: False) == 0
+        assert ledger.expire_leases(session, NOW, is_dead=lambda owner: owner != "host:222:alive") == 0
+    assert row(engine, digest_id).model_dump() == before.model_dump()
+
+
+# --- what a claim takes --------------------------------------------------------------------------
+
+
+def test_a_claims_limit_spans_retries_first_then_new_rows(engine, readers):
+    retries = plan(engine, readers, {"state": ledger.DEFERRED, "attempts": 1, "scheduled_for": SLOT},
+                   {"state": ledger.DEFERRED, "attempts": 2, "scheduled_for": SLOT + timedelta(minutes=1)})
+    fresh = plan(engine, readers[2:], {"scheduled_for": SLOT - timedelta(hours=1)}, {}, {})
+    assert [c.digest_id for c in claim(engine, owner="w:1:a", limit=1)] == retries[:1]
+    assert [c.digest_id for c in claim(engine, owner="w:1:b", limit=3)] == retries[1:] + fresh[:2]
+    assert [c.digest_id for c in claim(engine, owner="w:1:c", limit=3)] == fresh[2:]
+    assert claim(engine, owner="w:1:d", limit=3) == []
+
+
+def test_a_claim_stops_at_the_limit_when_retries_alone_fill_it(engine, readers):
+    retries = plan(engine, readers, {"state": ledger.DEFERRED, "attempts": 1},
+                   {"state": ledger.DEFERRED, "attempts": 1, "scheduled_for": SLOT + timedelta(minutes=1)})
+    fresh = plan(engine, readers[2:], {})
+    assert [c.digest_id for c in claim(engine, limit=2)] == retries
+    assert row(engine, fresh[0]).state == ledger.PLANNED
+
+
+def test_a_claim_takes_a_row_due_exactly_now_but_not_one_due_a_moment_later(engine, readers):
+    due, later = plan(engine, readers, {"scheduled_for": NOW}, {"scheduled_for": NOW + timedelta(microseconds=1)})
+    assert [c.digest_id for c in claim(engine)] == [due]
+    assert row(engine, later).state == ledger.PLANNED
+    assert [c.digest_id for c in claim(engine, now=NOW + timedelta(microseconds=1))] == [later]
+
+
+def test_a_claim_takes_rows_with_attempts_left_and_none_at_the_maximum(engine, readers):
+    specs = [{"attempts": MAX - 1}, {"attempts": MAX},
+             {"state": ledger.DEFERRED, "attempts": MAX - 1}, {"state": ledger.DEFERRED, "attempts": MAX},
+             {"state": ledger.DEFERRED, "attempts": 1, "next_attempt_at": NOW + timedelta(seconds=1)},
+             {"state": ledger.FAILED, "attempts": 1}]
+    ids = plan(engine, readers, *specs)
+    with Session(engine) as session:
+        assert ledger.pending_count(session, NOW, MAX) == 2
+    taken = claim(engine)
+    assert sorted(c.digest_id for c in taken) == [ids[0], ids[2]]
+    assert {c.digest_id: c.attempts for c in taken} == {ids[0]: MAX, ids[2]: MAX}
+    assert claim(engine, digest_ids=ids) == []
+
+
+def test_a_claim_by_id_takes_only_those_rows_and_only_when_sendable(engine, readers):
+    ids = plan(engine, readers, {}, {}, {"scheduled_for": NOW + timedelta(hours=1)}, {"attempts": MAX})
+    taken = claim(engine, digest_ids=[ids[1], ids[2], ids[3]])
+    assert [c.digest_id for c in taken] == [ids[1]]
+    assert row(engine, ids[0]).state == ledger.PLANNED
+
+
+def test_a_claim_reports_each_row_and_makes_its_message_id_once(engine, readers):
+    [digest_id] = plan(engine, readers, {"period": "2026-W48", "scheduled_for": SLOT})
+    [first] = claim(engine, message_domain="news.amw.example")
+    assert (first.digest_id, first.subscriber_id, first.period, first.scheduled_for, first.attempts,
+            first.previous_state) == (digest_id, readers[0], "2026-W48", SLOT, 1, ledger.PLANNED)
+    assert first.message_id.startswith("<") and first.message_id.endswith(f"-{digest_id}@news.amw.example>")
+    stored = row(engine, digest_id)
+    assert (stored.message_id, stored.attempts, stored.unknown_resends) == (first.message_id, 1, 0)
+    retry(engine, digest_id)
+    [second] = claim(engine, now=NOW + timedelta(minutes=5), message_domain="other.example")
+    assert (second.message_id, second.attempts, second.previous_state) == (first.message_id, 2, ledger.DEFERRED)
+    other = plan(engine, readers[1:], {})
+    [third] = claim(engine, now=NOW + timedelta(minutes=6), message_domain="news.amw.example")
+    assert third.digest_id == other[0] and third.message_id != first.message_id
+
+
+def test_a_deferred_row_without_a_next_attempt_time_is_due(engine, readers):
+    [digest_id] = plan(engine, readers, {"state": ledger.DEFERRED, "attempts": 1})
+    assert [c.digest_id for c in claim(engine)] == [digest_id]
+
+
+# --- release, plan and the small readers ---------------------------------------------------------
+
+
+def test_release_gives_rows_back_as_they_were_and_only_the_owners(engine, readers):
+    ids = plan(engine, readers, {}, {"state": ledger.DEFERRED, "attempts": 1}, {}, {})
+    claim(engine, owner="w:1:a", limit=2, digest_ids=ids[:2], lease_seconds=3600)
+    # a row that became unknown, claimed for its resend
+    claim(engine, owner="host:9:gone", digest_ids=[ids[2]])
+    later = NOW + timedelta(seconds=LEASE + 1)
+    resend = claim(engine, owner="w:1:a", now=later, digest_ids=[ids[2]])
+    assert [c.previous_state for c in resend] == [ledger.UNKNOWN]
+    claim(engine, owner="w:2:b", now=later, digest_ids=[ids[3]])
+    with Session(engine) as session:
+        assert ledger.release(session, [], "w:1:a", now=later) == 0
+        assert ledger.release(session, ids, "w:1:a", now=later,
+                              previous={ids[0]: ledger.PLANNED, ids[2]: ledger.UNKNOWN}) == 3
+    got = {i: row(engine, i) for i in ids}
+    assert [(got[i].state, got[i].attempts, got[i].unknown_resends, got[i].lease_owner, got[i].lease_expires_at)
+            for i in ids[:3]] == [(ledger.PLANNED, 0, 0, None, None), (ledger.DEFERRED, 1, 0, None, None),
+                                  (ledger.UNKNOWN, 1, 0, None, None)]
+    assert {got[i].updated_at for i in ids[:3]} == {later}
+    assert (got[ids[3]].state, got[ids[3]].lease_owner) == (ledger.SENDING, "w:2:b")
+    # Released rows are claimable again at once, the unknown one for its one resend.
+    assert sorted(c.digest_id for c in claim(engine, owner="w:3:c", now=later)) == sorted(ids[:3])
+
+
+def test_release_without_the_previous_states_goes_by_attempts(engine, readers):
+    ids = plan(engine, readers, {}, {"state": ledger.DEFERRED, "attempts": 1}, {"state": ledger.DEFERRED, "attempts": 2})
+    claim(engine, digest_ids=ids)
+    with Session(engine) as session:
+        assert ledger.release(session, ids, "w:1:a", now=NOW) == 3
+    assert [(row(engine, i).state, row(engine, i).attempts) for i in ids] == [
+        (ledger.PLANNED, 0), (ledger.DEFERRED, 1), (ledger.DEFERRED, 2)]
+
+
+def test_plan_inserts_new_rows_with_their_defaults_and_keeps_existing_ones(engine, readers):
+    with Session(engine) as session:
+        assert ledger.plan(session, [], now=SLOT) == 0
+        rows = [{"subscriber_id": readers[0], "period": "2026-W48", "scheduled_for": SLOT},
+                {"subscriber_id": readers[1], "period": "2026-W48", "scheduled_for": SLOT + timedelta(hours=2),
+                 "state": ledger.SKIPPED, "skip_reason": "missed"}]
+        assert ledger.plan(session, rows, now=NOW) == 2
+        assert ledger.plan(session, [{**rows[0], "scheduled_for": SLOT + timedelta(days=1)},
+                                     {**rows[0], "period": "2026-W49"}], now=NOW) == 1
+        stored = session.exec(select(Digest).order_by(Digest.id)).all()
+    assert [(r.subscriber_id, r.period, r.scheduled_for, r.state, r.skip_reason, r.attempts, r.created_at,
+             r.updated_at, r.message_id, r.lease_owner) for r in stored] == [
+        (readers[0], "2026-W48", SLOT, ledger.PLANNED, None, 0, NOW, NOW, None, None),
+        (readers[1], "2026-W48", SLOT + timedelta(hours=2), ledger.SKIPPED, "missed", 0, NOW, NOW, None, None),
+        (readers[0], "2026-W49", SLOT, ledger.PLANNED, None, 0, NOW, NOW, None, None)]
+
+
+def test_periods_recorded_names_the_given_readers_periods_only(engine, readers):
+    plan(engine, readers, {"period": "2026-W48"}, {"period": "2026-W48"}, {"period": "2026-W49"})
+    with Session(engine) as session:
+        assert ledger.periods_recorded(session, [readers[0], readers[2], readers[5]]) == {
+            (readers[0], "2026-W48"), (readers[2], "2026-W49")}
+        assert ledger.periods_recorded(session, []) == set()
