@@ -165,16 +165,22 @@ def test_an_article_already_received_is_never_chosen_again_by_id_or_by_url():
     assert ids(result) == [3]
 
 
-def test_consecutive_weekly_digests_never_repeat_an_article():
-    articles = [art(i, age=random.Random(i).uniform(0, 20)) for i in range(1, 60)]
-    selector = prepare(articles)
+def test_overlapping_digests_never_repeat_an_article_already_received():
+    # Daily digests over a seven-day lookback: each window overlaps the last six days of the one
+    # before, so only what was received keeps an article from coming twice.
+    articles = [art(i, age=random.Random(i).uniform(0, 9), significance=1 + i % 3, novelty=1 + i // 3 % 3)
+                for i in range(1, 60)]
+    selector = prepare(articles, SelectionOptions(max_per_company=5))
+    who = reader(["xAI"], max_articles=5)
     received: set[int] = set()
-    for week in (2, 1, 0):
-        end = END - timedelta(days=7 * week)
-        result = selector.select(reader(["xAI"], max_articles=5), end=end, watermark=end - timedelta(days=7),
-                                 received_ids=frozenset(received))
+    for day in (2, 1, 0):
+        end = END - timedelta(days=day)
+        result = selector.select(who, end=end, watermark=None, received_ids=frozenset(received))
         chosen = set(ids(result))
-        assert chosen.isdisjoint(received)
+        assert len(chosen) == 5 and chosen.isdisjoint(received)
+        if received:  # without what was received, the best of the overlap would come again
+            again = set(ids(selector.select(who, end=end, watermark=None)))
+            assert again & received
         received |= chosen
 
 
@@ -314,13 +320,29 @@ def test_the_same_input_in_any_order_gives_the_same_output():
         assert repr(pick(articles, who)) == first
 
 
-def test_one_prepared_selector_answers_like_select_for_every_reader():
+def test_one_prepared_selector_answers_every_reader_in_any_order_of_asking():
+    # xAI articles rate 4, OpenAI 6, Anthropic 8; ages i % 8 days (an age of 0 is at the end: out).
     articles = [art(i, companies=(["xAI", "OpenAI", "Anthropic"][i % 3],), significance=1 + i % 3, age=i % 8)
                 for i in range(1, 30)]
-    selector = Selector(articles)
-    for who in (reader(["xAI"]), reader(["OpenAI", "Anthropic"], max_articles=2), reader(["xAI"], min_significance=3)):
-        for mark in (None, END - timedelta(days=2)):
-            assert selector.select(who, end=END, watermark=mark) == pick(articles, who, watermark=mark)
+    two_days = END - timedelta(days=2)
+    low = "no new article about what you follow {} reached your minimum significance of 3"
+    expected = {
+        # one company: all eight of the window by age (27 before 3: same time, url order)
+        (0, None): ([9, 18, 27, 3, 12, 21, 6, 15], 0, None),
+        (0, two_days): ([9, 18], 0, None),
+        # two follows, two places: each follow's newest best; the other 16 (or 4) counted
+        (1, None): ([17, 1], 16, None),
+        (1, two_days): ([17, 1], 4, None),
+        (2, None): ([], 0, low.format("in the last 7 days")),
+        (2, two_days): ([], 0, low.format("since your last digest")),
+    }
+    who = [reader(["xAI"]), reader(["OpenAI", "Anthropic"], max_articles=2), reader(["xAI"], min_significance=3)]
+    asked = list(expected)
+    for order in (asked, asked[::-1], asked[1::2] + asked[::2]):
+        selector = Selector(articles)
+        for w, mark in order:
+            result = selector.select(who[w], end=END, watermark=mark)
+            assert (ids(result), result.more_count, result.skip_reason) == expected[w, mark]
 
 
 # -- options -----------------------------------------------------------------------------------
@@ -335,3 +357,76 @@ def test_options_come_from_the_settings():
 def test_impossible_options_are_a_configuration_error(bad):
     with pytest.raises(ConfigError):
         SelectionOptions(**bad)
+
+
+# -- rules pinned at their edges -----------------------------------------------------------------
+
+
+def test_a_non_default_lookback_sets_the_window_and_the_reason():
+    options = SelectionOptions(lookback_days=3)
+    articles = [art(1, age=timedelta(days=3)), art(2, age=timedelta(days=3, seconds=1)), art(3, age=2)]
+    result = pick(articles, reader(["xAI"]), options=options)
+    assert (ids(result), result.window_start) == ([3, 1], END - timedelta(days=3))
+    empty = pick([art(2, age=timedelta(days=3, seconds=1))], reader(["xAI"]), options=options)
+    assert empty.skip_reason == "no new articles about what you follow in the last 3 days"
+    shorter = pick([art(2, age=4)], reader(["xAI"]), watermark=END - timedelta(days=2), options=options)
+    assert shorter.skip_reason == "no new articles about what you follow since your last digest"
+
+
+def test_the_fill_pass_takes_what_still_fits_the_reading_budget_to_the_minute():
+    # Coverage takes the best (6 minutes); 5 more would make 11; 4 more make exactly 10.
+    articles = [art(1, significance=3, minutes=6), art(2, significance=2, minutes=5),
+                art(3, significance=1, minutes=4), art(4, significance=1, minutes=5, age=2)]
+    result = pick(articles, reader(["xAI"], reading_budget=10))
+    assert ids(result) == [1, 3]
+    assert result.more_count == 2
+
+
+def test_a_capped_company_fills_the_rest_of_the_budget_only_with_what_fits():
+    articles = [art(1, significance=3, minutes=6), art(2, significance=2, minutes=5),
+                art(3, significance=1, minutes=4)]
+    result = pick(articles, reader(["xAI"], reading_budget=10), options=SelectionOptions(max_per_company=1))
+    assert ids(result) == [1, 3]
+
+
+def test_a_budget_of_one_minute_says_minute():
+    result = pick([art(1, minutes=2)], reader(["xAI"], reading_budget=1))
+    assert result.skip_reason == "no article about what you follow fits your reading budget of 1 minute"
+    assert result.more_count == 1
+
+
+def test_a_story_is_an_update_when_one_of_its_connected_articles_follows_a_received_one():
+    # 2 heads the story {2, 3}; only 3, a connected article, is related to what the reader received.
+    articles = [art(1, age=9), art(2, significance=3, related=[3]), art(3, related=[1]), art(4)]
+    result = pick(articles, reader(["xAI"]), received_ids=frozenset({1}))
+    assert {c.article.id: ([a.id for a in c.connected], c.is_update) for c in result.choices} == {
+        2: ([3], True), 4: ([], False)}
+
+
+def test_a_connected_articles_link_to_a_received_url_outside_the_candidates_marks_an_update():
+    old = "https://amw.example/news/old"
+    articles = [art(2, significance=3, related=[3]), art(3, related=[old])]
+    result = pick(articles, reader(["xAI"]), received_urls=frozenset({old}))
+    assert [([a.id for a in c.connected], c.is_update) for c in result.choices] == [([3], True)]
+    unrelated = pick(articles, reader(["xAI"]), received_urls=frozenset({"https://amw.example/news/other"}))
+    assert [c.is_update for c in unrelated.choices] == [False]
+
+
+@pytest.mark.parametrize("why", ["received", "below-minimum", "unfollowed", "outside-window"])
+def test_an_article_heads_its_own_story_when_the_better_related_one_does_not_qualify(why):
+    better = {"received": art(1, significance=3, related=[2]),
+              "below-minimum": art(1, significance=1, novelty=3, related=[2]),
+              "unfollowed": art(1, companies=("Anthropic",), significance=3, related=[2]),
+              "outside-window": art(1, significance=3, related=[2], age=8)}[why]
+    articles = [better, art(2, significance=2, novelty=1, related=[3]), art(3, significance=2, novelty=1, age=2)]
+    received = frozenset({1}) if why == "received" else frozenset()
+    who = reader(["xAI"], min_significance=2 if why == "below-minimum" else 1)
+    result = pick(articles, who, received_ids=received)
+    # 2 heads the story that 1 would have headed, and takes 3 in with it.
+    assert [(c.article.id, [a.id for a in c.connected]) for c in result.choices] == [(2, [3])]
+
+
+def test_a_follow_written_without_spaces_around_the_dot_matches_the_segment():
+    articles = [art(1, companies=("Tomoro",), segments=(FM_CASES,)), art(2, companies=("Tomoro",), segments=(FM_DEBATES,))]
+    result = pick(articles, reader(segments=["Foundation Models·Case Studies"]))
+    assert [(c.article.id, c.reasons) for c in result.choices] == [(1, ("You follow Foundation Models·Case Studies",))]
