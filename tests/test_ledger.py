@@ -189,11 +189,12 @@ def test_mark_sent_clears_the_lease_and_the_last_error_and_records_the_items_in_
     load_articles(engine, tmp_path, [make_article(i) for i in range(4)])
     with Session(engine) as session:
         articles = sorted(session.exec(select(Article.id)).all())
-    [digest_id] = plan(engine, readers, {})
+    digest_id, neighbour = plan(engine, readers, {}, {"scheduled_for": NOW + timedelta(minutes=1)})
     claim(engine)
     retry(engine, digest_id, error="451 first try")
-    sent_at = NOW + timedelta(minutes=5)
-    [taken] = claim(engine, now=sent_at)
+    taken, taken_too = claim(engine, now=NOW + timedelta(minutes=5))  # the retry first, then the new row
+    assert (taken.digest_id, taken_too.digest_id) == (digest_id, neighbour)
+    sent_at = NOW + timedelta(minutes=5, seconds=40)
     assert row(engine, digest_id).last_error == "451 first try"
     carried = [articles[2], articles[0], articles[2], articles[3]]
     opened = Session(engine) if plain_session else sending_session(engine)
@@ -211,6 +212,9 @@ def test_mark_sent_clears_the_lease_and_the_last_error_and_records_the_items_in_
                              .where(DigestItem.digest_id == digest_id).order_by(DigestItem.position)).all()
     assert [tuple(i) for i in items] == [(articles[2], taken.subscriber_id, 0), (articles[0], taken.subscriber_id, 1),
                                          (articles[3], taken.subscriber_id, 2)]
+    # The same sender's other row, claimed in the same pass, is still its to record.
+    other = row(engine, neighbour)
+    assert (other.state, other.lease_owner, other.sent_at) == (ledger.SENDING, "w:1:a", None)
 
 
 @pytest.mark.parametrize("plain_session", [False, True], ids=["sending-session", "plain-session"])
@@ -431,3 +435,77 @@ def test_periods_recorded_names_the_given_readers_periods_only(engine, readers):
         assert ledger.periods_recorded(session, [readers[0], readers[2], readers[5]]) == {
             (readers[0], "2026-W48"), (readers[2], "2026-W49")}
         assert ledger.periods_recorded(session, []) == set()
+
+
+def test_release_gives_back_only_the_rows_it_names(engine, readers):
+    ids = plan(engine, readers, {}, {}, {})
+    claim(engine, owner="w:1:a")
+    with Session(engine) as session:
+        assert ledger.release(session, [ids[1]], "w:1:a", now=NOW) == 1
+    assert [(row(engine, i).state, row(engine, i).lease_owner) for i in ids] == [
+        (ledger.SENDING, "w:1:a"), (ledger.PLANNED, None), (ledger.SENDING, "w:1:a")]
+
+
+def test_pending_count_counts_an_unknown_row_for_its_resend_unless_told_not_to(engine, readers):
+    unknown, due_now, later = plan(engine, readers, {"state": ledger.UNKNOWN, "attempts": 1}, {"scheduled_for": NOW},
+                                   {"scheduled_for": NOW + timedelta(microseconds=1)})
+    with Session(engine) as session:
+        assert ledger.pending_count(session, NOW, MAX) == 2
+        assert ledger.pending_count(session, NOW, MAX, resend_unknown=False) == 1
+    # A claim by id draws on the same rule: due exactly now is due.
+    assert [c.digest_id for c in claim(engine, digest_ids=[due_now, later])] == [due_now]
+
+
+def _wait_until_blocked(engine, application_name: str) -> None:
+    """Until the PostgreSQL backend of that connection waits for a row lock (no sleeping on a guess)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(name)s "
+                "AND wait_event_type = 'Lock'", {"name": application_name}).scalar()
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"{application_name} never waited for the row lock")
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("outcome", ["final", "retry", "unknown"])
+def test_an_outcome_recorded_while_another_sender_takes_the_row_over_waits_and_then_yields(db_url, engine, readers,
+                                                                                           outcome):
+    """PostgreSQL: the old holder reads the row under a lock, so it sees the takeover once it commits."""
+    import threading
+
+    import sqlalchemy as sa
+
+    [digest_id] = plan(engine, readers, {})
+    claim(engine, owner="w:1:a")
+    name = "ledger-old-holder"
+    old_holder = sa.create_engine(sa.engine.make_url(db_url), connect_args={"application_name": name})
+    results = []
+    with engine.connect() as takeover:
+        takeover.execute(sa.update(Digest.__table__).where(Digest.__table__.c.id == digest_id)
+                         .values(lease_owner="w:2:b", lease_expires_at=NOW + timedelta(minutes=10)))
+
+        def record():
+            with Session(old_holder) as session:
+                if outcome == "final":
+                    results.append(ledger.mark_final(session, digest_id, "w:1:a", ledger.FAILED, "550", now=NOW))
+                elif outcome == "retry":
+                    results.append(ledger.mark_retry(session, digest_id, "w:1:a", "451", now=NOW, max_attempts=MAX))
+                else:
+                    results.append(ledger.mark_unknown(session, digest_id, "w:1:a", "no reply", now=NOW))
+
+        worker = threading.Thread(target=record)
+        worker.start()
+        _wait_until_blocked(engine, name)
+        takeover.commit()
+        worker.join(30)
+    old_holder.dispose()
+    assert results == [{"final": False, "retry": "", "unknown": False}[outcome]]
+    stored = row(engine, digest_id)
+    assert (stored.state, stored.lease_owner, stored.last_error) == (ledger.SENDING, "w:2:b", None)
