@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 
@@ -430,3 +431,61 @@ def test_a_follow_written_without_spaces_around_the_dot_matches_the_segment():
     articles = [art(1, companies=("Tomoro",), segments=(FM_CASES,)), art(2, companies=("Tomoro",), segments=(FM_DEBATES,))]
     result = pick(articles, reader(segments=["Foundation Models·Case Studies"]))
     assert [(c.article.id, c.reasons) for c in result.choices] == [(1, ("You follow Foundation Models·Case Studies",))]
+
+
+def test_a_follow_spelled_two_ways_is_named_by_the_first_spelling_in_sort_order():
+    result = pick([art(1)], reader(["xAI", "XAI", " xai "]))
+    assert result.choices[0].reasons == ("You follow  xai ",)
+    assert pick([art(1, segments=(FM_CASES,))], reader(segments=["foundation models", "Foundation Models"])) \
+        .choices[0].reasons == ("You follow Foundation Models",)
+
+
+def test_a_name_followed_as_a_company_and_as_a_segment_is_given_once_as_the_reason():
+    article = art(1, companies=("Robotics",), segments=("Robotics · Humanoids",))
+    assert pick([article], reader(["Robotics"], ["Robotics"])).choices[0].reasons == ("You follow Robotics",)
+
+
+def test_a_maximum_of_no_articles_sends_nothing_and_says_so():
+    result = pick([art(1)], reader(["xAI"], max_articles=0))
+    assert (result.choices, result.skip_reason, result.more_count) == ((), "your maximum number of articles is 0", 0)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(lookback_days=0), "DIGEST_LOOKBACK_DAYS must be at least 1, not 0"),
+    (dict(max_per_company=0), "DIGEST_MAX_COMPANY_ARTICLES must be at least 1, not 0"),
+    (dict(weight_novelty=-0.5), "DIGEST_WEIGHT_NOVELTY and DIGEST_WEIGHT_SIGNIFICANCE must not be negative"),
+    (dict(weight_significance=-1.0), "DIGEST_WEIGHT_NOVELTY and DIGEST_WEIGHT_SIGNIFICANCE must not be negative"),
+])
+def test_impossible_options_name_the_setting_to_fix(bad, message):
+    with pytest.raises(ConfigError) as info:
+        SelectionOptions(**bad)
+    assert str(info.value) == message
+
+
+def test_the_smallest_allowed_options_are_accepted_and_settings_without_them_give_the_defaults():
+    assert SelectionOptions(lookback_days=1, max_per_company=1, weight_novelty=0.0, weight_significance=0.0)
+    assert SelectionOptions.from_settings(object()) == SelectionOptions(7, 1.0, 2.0, 3)
+
+
+@pytest.mark.parametrize("naive", ["end", "watermark", "published_at"])
+def test_a_time_without_a_zone_is_refused_with_its_name(naive):
+    bare = END.replace(tzinfo=None)
+    with pytest.raises(SelectionError) as info:
+        if naive == "end":
+            window(bare, None)
+        elif naive == "watermark":
+            pick([art(1)], reader(["xAI"]), watermark=bare)
+        else:
+            Selector([dataclasses.replace(art(1), published_at=bare)])
+    name = {"end": "end", "watermark": "watermark", "published_at": f"published_at of {url(1)}"}[naive]
+    assert str(info.value) == f"{name} must carry a time zone, got {bare.isoformat()}"
+
+
+def test_a_selector_answers_the_same_after_its_window_cache_is_full():
+    articles = [art(i, age=i / 10) for i in range(1, 40)]
+    selector = Selector(articles)
+    first = selector.select(reader(["xAI"]), end=END, watermark=END - timedelta(days=1))
+    for hours in range(1, 100):  # more distinct windows than the cache keeps
+        selector.select(reader(["xAI"]), end=END - timedelta(hours=hours), watermark=None)
+    assert selector.select(reader(["xAI"]), end=END, watermark=END - timedelta(days=1)) == first
+    assert ids(first) == [1, 2, 3, 4, 5, 6, 7, 8]
