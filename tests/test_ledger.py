@@ -247,6 +247,9 @@ def test_with_resend_unknown_off_an_abandoned_row_becomes_unknown_and_stays_unkn
     much_later = later + timedelta(days=3)
     assert claim(engine, owner="w:2:b", now=much_later, resend_unknown=False) == []
     assert claim(engine, owner="w:2:b", now=much_later, resend_unknown=False, digest_ids=[digest_id]) == []
+    # Left alone: not declared abandoned a second time (its expired lease time stays on the row).
+    again = row(engine, digest_id)
+    assert (again.updated_at, again.last_error) == (later, "sender host:7:a stopped while sending (lease expired)")
     with Session(engine) as session:
         assert ledger.pending_count(session, much_later, MAX, resend_unknown=False) == 0
         assert ledger.pending_count(session, much_later, MAX, resend_unknown=True) == 1
@@ -370,6 +373,12 @@ def test_a_claim_reports_each_row_and_makes_its_message_id_once(engine, readers)
     other = plan(engine, readers[1:], {})
     [third] = claim(engine, now=NOW + timedelta(minutes=6), message_domain="news.amw.example")
     assert third.digest_id == other[0] and third.message_id != first.message_id
+    # Without a domain the ids say localhost.
+    unnamed = plan(engine, readers[2:], {})
+    with Session(engine) as session:
+        [fourth] = ledger.claim(session, owner="w:1:a", now=NOW + timedelta(minutes=7), limit=1, lease_seconds=LEASE,
+                                max_attempts=MAX, digest_ids=unnamed)
+    assert fourth.digest_id == unnamed[0] and fourth.message_id.endswith(f"-{unnamed[0]}@localhost>")
 
 
 def test_a_deferred_row_without_a_next_attempt_time_is_due(engine, readers):
@@ -509,3 +518,45 @@ def test_an_outcome_recorded_while_another_sender_takes_the_row_over_waits_and_t
     assert results == [{"final": False, "retry": "", "unknown": False}[outcome]]
     stored = row(engine, digest_id)
     assert (stored.state, stored.lease_owner, stored.last_error) == (ledger.SENDING, "w:2:b", None)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("locked", ["abandoned", "planned", "retry"])
+def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting_for_it(db_url, engine, readers, locked):
+    """PostgreSQL: two senders claiming at once each take free rows; neither waits for the other's."""
+    import threading
+
+    import sqlalchemy as sa
+
+    spec = {"abandoned": {"state": ledger.SENDING, "attempts": 1, "lease_owner": "host:1:gone",
+                          "lease_expires_at": NOW - timedelta(seconds=1)},
+            "planned": {},
+            "retry": {"state": ledger.DEFERRED, "attempts": 1}}[locked]
+    held, free = plan(engine, readers, spec, {"scheduled_for": SLOT + timedelta(minutes=1)})
+    name = "ledger-second-claim"
+    second = sa.create_engine(sa.engine.make_url(db_url), connect_args={"application_name": name})
+    taken, blocked = [], []
+    with engine.connect() as holder:
+        holder.execute(sa.select(Digest.__table__.c.id).where(Digest.__table__.c.id == held).with_for_update())
+
+        def take():
+            with Session(second) as session:
+                taken.extend(ledger.claim(session, owner="w:2:b", now=NOW, limit=10, lease_seconds=LEASE,
+                                          max_attempts=MAX))
+
+        worker = threading.Thread(target=take)
+        worker.start()
+        with engine.connect() as watch:
+            while worker.is_alive():
+                if watch.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = %(n)s "
+                                         "AND wait_event_type = 'Lock'", {"n": name}).scalar():
+                    blocked.append(True)
+                    break
+                watch.rollback()
+                worker.join(0.02)
+        holder.rollback()
+        worker.join(30)
+    second.dispose()
+    assert not blocked, "the claim waited for a row another transaction holds"
+    assert [c.digest_id for c in taken] == [free]
+    assert row(engine, held).state == spec.get("state", ledger.PLANNED)
