@@ -560,3 +560,24 @@ def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting_for_it(db_ur
     assert not blocked, "the claim waited for a row another transaction holds"
     assert [c.digest_id for c in taken] == [free]
     assert row(engine, held).state == spec.get("state", ledger.PLANNED)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_plan_stores_the_same_instants_whatever_the_database_sessions_time_zone(db_url, engine, readers):
+    """PostgreSQL: the plan's one-statement insert hands over UTC values, not the session's local time."""
+    import sqlalchemy as sa
+
+    from digest.db import make_engine
+
+    away = make_engine(sa.engine.make_url(db_url).update_query_dict({"options": "-c timezone=Asia/Kathmandu"})
+                       .render_as_string(hide_password=False))
+    try:
+        with Session(away) as session:
+            assert session.exec(sa.text("SHOW timezone")).scalar() == "Asia/Kathmandu"
+            assert ledger.plan(session, [{"subscriber_id": readers[0], "period": "2026-W48", "scheduled_for": SLOT}],
+                               now=NOW) == 1
+    finally:
+        away.dispose()
+    with Session(engine) as session:
+        stored = session.exec(select(Digest)).one()
+    assert (stored.scheduled_for, stored.created_at, stored.updated_at) == (SLOT, NOW, NOW)
