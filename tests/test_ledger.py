@@ -521,8 +521,9 @@ def test_an_outcome_recorded_while_another_sender_takes_the_row_over_waits_and_t
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("by_id", [False, True], ids=["due", "by-id"])
 @pytest.mark.parametrize("locked", ["abandoned", "planned", "retry"])
-def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting_for_it(db_url, engine, readers, locked):
+def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting_for_it(db_url, engine, readers, locked, by_id):
     """PostgreSQL: two senders claiming at once each take free rows; neither waits for the other's."""
     import threading
 
@@ -542,7 +543,7 @@ def test_a_claim_skips_a_row_another_claim_holds_instead_of_waiting_for_it(db_ur
         def take():
             with Session(second) as session:
                 taken.extend(ledger.claim(session, owner="w:2:b", now=NOW, limit=10, lease_seconds=LEASE,
-                                          max_attempts=MAX))
+                                          max_attempts=MAX, digest_ids=[held, free] if by_id else None))
 
         worker = threading.Thread(target=take)
         worker.start()
