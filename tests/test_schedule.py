@@ -212,3 +212,39 @@ def test_a_slot_beyond_datetimes_range_names_the_time_and_the_years():
         slot("Pacific/Kiritimati", datetime(9999, 12, 31, 20, tzinfo=UTC))
     assert str(info.value) == ("as_of: 9999-12-31T20:00:00+00:00 is outside the years 2000 to 2100 that the "
                                "schedule handles")
+
+
+@pytest.mark.parametrize("name, day", [("monday", 0), ("tuesday", 1), ("wednesday", 2), ("thursday", 3),
+                                       ("friday", 4), ("saturday", 5), ("sunday", 6)])
+def test_every_full_day_name_is_a_day(name, day):
+    assert parse_day(name) == day and parse_day(name.title()) == day
+
+
+@pytest.mark.parametrize("as_of, send_day, expected", [
+    # Monday noon: the latest Sunday 23:00 is the day before, the latest Saturday 23:00 two days before.
+    (datetime(2026, 11, 23, 12, 0, tzinfo=UTC), 6, datetime(2026, 11, 22, 23, 0, tzinfo=UTC)),
+    (datetime(2026, 11, 23, 12, 0, tzinfo=UTC), 5, datetime(2026, 11, 21, 23, 0, tzinfo=UTC)),
+    # Sunday 23:30: this Sunday's slot, and Monday's is six days back.
+    (datetime(2026, 11, 29, 23, 30, tzinfo=UTC), 6, datetime(2026, 11, 29, 23, 0, tzinfo=UTC)),
+    (datetime(2026, 11, 29, 23, 30, tzinfo=UTC), 0, datetime(2026, 11, 23, 23, 0, tzinfo=UTC)),
+])
+def test_a_weekly_slot_is_the_latest_send_day_at_or_before_the_time(as_of, send_day, expected):
+    assert slot("UTC", as_of, day=send_day, hour=23).scheduled_for == expected
+
+
+def test_times_are_utc_whatever_the_hosts_time_zone(monkeypatch):
+    import time
+
+    from digest.schedule import check_as_of
+
+    monkeypatch.setenv("TZ", "Asia/Kathmandu")
+    time.tzset()
+    try:
+        assert check_as_of(datetime(2026, 11, 23, 8, 0)) == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+        found = slot("Europe/Berlin", datetime(2026, 11, 24, tzinfo=UTC))
+        assert found.scheduled_for == datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+        assert found.scheduled_for.utcoffset() == timedelta(0)
+        assert found.scheduled_for.isoformat() == "2026-11-23T07:00:00+00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
