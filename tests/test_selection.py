@@ -489,3 +489,26 @@ def test_a_selector_answers_the_same_after_its_window_cache_is_full():
         selector.select(reader(["xAI"]), end=END - timedelta(hours=hours), watermark=None)
     assert selector.select(reader(["xAI"]), end=END, watermark=END - timedelta(days=1)) == first
     assert ids(first) == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_capped_company_does_not_fill_while_another_companys_article_is_left_out_by_the_budget():
+    # OpenAI's one article is longer than the budget: left out, so xAI stays at its cap of 3.
+    articles = [art(i, significance=3, minutes=2) for i in range(1, 6)] + [art(10, companies=("OpenAI",), minutes=20)]
+    result = pick(articles, reader(["xAI", "OpenAI"], reading_budget=10))
+    assert ids(result) == [1, 2, 3]
+
+
+def test_a_capped_company_fills_when_the_other_companys_article_is_shown_inside_a_story():
+    # OpenAI's one article joins the best xAI story, so nothing of another company is left out.
+    articles = [art(1, significance=3, related=[10])] + [art(i, significance=3) for i in range(2, 6)]
+    articles.append(art(10, companies=("OpenAI",), significance=1))
+    result = pick(articles, reader(["xAI", "OpenAI"]))
+    assert [(c.article.id, [a.id for a in c.connected]) for c in result.choices] == [
+        (1, [10]), (2, []), (3, []), (4, []), (5, [])]
+
+
+def test_a_prepared_selector_uses_its_options():
+    articles = [art(1, age=2), art(2, age=4)]
+    selector = prepare(articles, SelectionOptions(lookback_days=3))
+    result = selector.select(reader(["xAI"]), end=END, watermark=None)
+    assert (ids(result), result.window_start) == ([1], END - timedelta(days=3))
