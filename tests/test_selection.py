@@ -512,3 +512,32 @@ def test_a_prepared_selector_uses_its_options():
     selector = prepare(articles, SelectionOptions(lookback_days=3))
     result = selector.select(reader(["xAI"]), end=END, watermark=None)
     assert (ids(result), result.window_start) == ([1], END - timedelta(days=3))
+
+
+def test_an_article_joins_the_best_qualifying_head_past_a_better_related_one_that_does_not_qualify():
+    # 3 is related to 1 (received: not a candidate) and to 2 (a head): it joins 2's story.
+    articles = [art(1, significance=3), art(2, significance=2), art(3, significance=1, related=[1, 2])]
+    result = pick(articles, reader(["xAI"]), received_ids=frozenset({1}))
+    assert [(c.article.id, [a.id for a in c.connected]) for c in result.choices] == [(2, [3])]
+
+
+def test_a_story_covers_every_follow_its_head_matches_so_the_next_place_goes_by_rating():
+    # 1 covers xAI and OpenAI at once; the second place is the better of what is left (2, not 3).
+    articles = [art(1, companies=("xAI", "OpenAI"), significance=3), art(2, companies=("OpenAI",), significance=2),
+                art(3, companies=("xAI",), significance=1)]
+    assert ids(pick(articles, reader(["xAI", "OpenAI"], max_articles=2))) == [1, 2]
+
+
+def test_a_story_covers_the_follows_its_connected_articles_match():
+    # 1's story holds 4 (OpenAI): OpenAI is covered, so the second place goes to 2 by rating, not to 5.
+    articles = [art(1, significance=3, related=[4]), art(4, companies=("OpenAI",), significance=1, novelty=1),
+                art(2, significance=2), art(5, companies=("OpenAI",), significance=1, novelty=2)]
+    result = pick(articles, reader(["xAI", "OpenAI"], max_articles=2))
+    assert [(c.article.id, [a.id for a in c.connected]) for c in result.choices] == [(1, [4]), (2, [])]
+
+
+def test_a_story_related_to_a_received_id_stays_an_update_whatever_urls_were_received():
+    articles = [art(1, age=9), art(2, related=[1])]
+    result = pick(articles, reader(["xAI"]), received_ids=frozenset({1}),
+                  received_urls=frozenset({"https://amw.example/news/unrelated"}))
+    assert [(c.article.id, c.is_update) for c in result.choices] == [(2, True)]
