@@ -541,3 +541,34 @@ def test_a_story_related_to_a_received_id_stays_an_update_whatever_urls_were_rec
     result = pick(articles, reader(["xAI"]), received_ids=frozenset({1}),
                   received_urls=frozenset({"https://amw.example/news/unrelated"}))
     assert [(c.article.id, c.is_update) for c in result.choices] == [(2, True)]
+
+
+def test_a_reading_budget_of_zero_means_no_budget():
+    articles = [art(i, companies=(f"C{i}",), minutes=30) for i in range(1, 4)]
+    result = pick(articles, reader([f"C{i}" for i in range(1, 4)], reading_budget=0))
+    assert (ids(result), result.skip_reason) == ([1, 2, 3], None)
+
+
+def test_coverage_takes_a_story_that_fills_the_budget_exactly():
+    # xAI's best (4 minutes) and OpenAI's only article (6) make exactly 10: OpenAI is covered,
+    # rather than the place going to xAI's second article by rating.
+    articles = [art(1, significance=3, minutes=4), art(2, significance=2, minutes=5),
+                art(3, companies=("OpenAI",), significance=1, minutes=6)]
+    assert ids(pick(articles, reader(["xAI", "OpenAI"], reading_budget=10))) == [1, 3]
+
+
+@pytest.mark.parametrize("cap, expected", [(1, [12, 11]), (2, [12, 10])])
+def test_coverage_passes_over_a_story_of_a_capped_company_to_the_follows_next_one(cap, expected):
+    # The segment's best article is xAI's (10). With a cap of 1, xAI's best (12) fills it and the
+    # segment gets OpenAI's (11); with a cap of 2 it still gets 10.
+    articles = [art(12, significance=3, novelty=3), art(10, segments=("Data & IP",), significance=3, novelty=2),
+                art(11, companies=("OpenAI",), segments=("Data & IP",), significance=1)]
+    result = pick(articles, reader(["xAI"], ["Data & IP"], max_articles=2), options=SelectionOptions(max_per_company=cap))
+    assert ids(result) == expected
+
+
+def test_a_follow_already_covered_is_passed_over_and_the_next_follow_still_gets_its_story():
+    # 1 covers A and B; C still gets its (lower-rated) article before a second A article.
+    articles = [art(1, companies=("A", "B"), significance=3), art(2, companies=("A",), significance=2),
+                art(3, companies=("C",), significance=1)]
+    assert ids(pick(articles, reader(["A", "B", "C"], max_articles=2))) == [1, 3]
