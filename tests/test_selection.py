@@ -572,3 +572,13 @@ def test_a_follow_already_covered_is_passed_over_and_the_next_follow_still_gets_
     articles = [art(1, companies=("A", "B"), significance=3), art(2, companies=("A",), significance=2),
                 art(3, companies=("C",), significance=1)]
     assert ids(pick(articles, reader(["A", "B", "C"], max_articles=2))) == [1, 3]
+
+
+def test_a_follow_whose_best_story_is_capped_is_still_served_before_a_worse_follow():
+    # The segment's best (10) is xAI's, capped after 12: its next (11) still comes before Anthropic's 15.
+    articles = [art(12, significance=3, novelty=3), art(10, segments=("Data & IP",), significance=3, novelty=2),
+                art(11, companies=("OpenAI",), segments=("Data & IP",), significance=1),
+                art(15, companies=("Anthropic",), significance=1, novelty=1)]
+    result = pick(articles, reader(["xAI", "Anthropic"], ["Data & IP"], max_articles=2),
+                  options=SelectionOptions(max_per_company=1))
+    assert ids(result) == [12, 11]
