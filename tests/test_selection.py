@@ -582,3 +582,18 @@ def test_a_follow_whose_best_story_is_capped_is_still_served_before_a_worse_foll
     result = pick(articles, reader(["xAI", "Anthropic"], ["Data & IP"], max_articles=2),
                   options=SelectionOptions(max_per_company=1))
     assert ids(result) == [12, 11]
+
+
+def test_the_fill_pass_never_goes_over_the_budget_after_each_article_it_takes():
+    # 6 + 3 = 9 of 10: the other 3-minute article no longer fits, the 1-minute one does.
+    articles = [art(1, significance=3, minutes=6), art(2, significance=2, novelty=3, minutes=3),
+                art(3, significance=2, novelty=2, minutes=3), art(4, significance=1, minutes=1)]
+    result = pick(articles, reader(["xAI"], reading_budget=10), options=SelectionOptions(max_per_company=10))
+    assert ids(result) == [1, 2, 4]
+
+
+def test_every_capped_company_fills_once_no_other_article_is_left_out():
+    articles = [art(1, significance=3), art(2, significance=2), art(3, companies=("OpenAI",), significance=3, age=2),
+                art(4, companies=("OpenAI",), significance=2, age=2)]
+    result = pick(articles, reader(["xAI", "OpenAI"], max_articles=4), options=SelectionOptions(max_per_company=1))
+    assert ids(result) == [1, 3, 2, 4]
