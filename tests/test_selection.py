@@ -367,7 +367,7 @@ def test_a_non_default_lookback_sets_the_window_and_the_reason():
     options = SelectionOptions(lookback_days=3)
     articles = [art(1, age=timedelta(days=3)), art(2, age=timedelta(days=3, seconds=1)), art(3, age=2)]
     result = pick(articles, reader(["xAI"]), options=options)
-    assert (ids(result), result.window_start) == ([3, 1], END - timedelta(days=3))
+    assert (ids(result), result.window_start, result.window_end) == ([3, 1], END - timedelta(days=3), END)
     empty = pick([art(2, age=timedelta(days=3, seconds=1))], reader(["xAI"]), options=options)
     assert empty.skip_reason == "no new articles about what you follow in the last 3 days"
     shorter = pick([art(2, age=4)], reader(["xAI"]), watermark=END - timedelta(days=2), options=options)
@@ -394,6 +394,7 @@ def test_a_budget_of_one_minute_says_minute():
     result = pick([art(1, minutes=2)], reader(["xAI"], reading_budget=1))
     assert result.skip_reason == "no article about what you follow fits your reading budget of 1 minute"
     assert result.more_count == 1
+    assert (result.window_start, result.window_end) == (END - timedelta(days=7), END)
 
 
 def test_a_story_is_an_update_when_one_of_its_connected_articles_follows_a_received_one():
