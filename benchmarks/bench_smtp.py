@@ -99,14 +99,14 @@ def raw_smtplib(port: int, messages, connections: int) -> float:
 
 def mailer(port: int, messages, connections: int) -> float:
     from digest.mailers.smtp import SMTPMailer
-    from digest.types import SENT
+    from digest.types import Outcome
 
     m = SMTPMailer("127.0.0.1", port, connections=connections, helo="bench", timeout=30)
     start = time.perf_counter()
     with m:
         results = m.send_messages(messages)
     elapsed = time.perf_counter() - start
-    assert all(r.status == SENT for r in results), {r.status for r in results}
+    assert all(r.status == Outcome.SENT for r in results), {r.status for r in results}
     return len(messages) / elapsed
 
 

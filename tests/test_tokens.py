@@ -10,7 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from digest.config import Settings
 from digest.errors import ConfigError, TokenError
-from subscribers.tokens import PURPOSES, Signer, signer_from_settings
+from digest.tokens import PURPOSES, Signer, signer_from_settings
 
 
 def test_token_round_trips_the_subscriber_id_for_every_purpose():
@@ -175,3 +175,100 @@ def test_the_precomputed_hmac_equals_the_standard_one_for_any_key_length(key_len
     key = bytes(range(256))[:key_length] if key_length <= 256 else b"k" * key_length
     for message in (b"", b"x", b"payload.with.dots" * 20):
         assert _HmacSha256(key).digest(message) == hmac.digest(key, message, "sha256")
+
+
+def _signed(payload, purpose: str = "unsubscribe", key: str = "key-1") -> str:
+    """A token signed with the right key and salt that Signer.make would never produce."""
+    import hashlib
+
+    from itsdangerous import URLSafeSerializer
+
+    from digest.tokens import _SALT
+
+    return URLSafeSerializer(key, salt=_SALT + purpose, signer_kwargs={"digest_method": hashlib.sha256}).dumps(payload)
+
+
+INVALID = "this link is invalid or has expired"
+
+
+@pytest.mark.parametrize("payload", [[], [1, {}, 3], [1, {"a": 1}, 3], 7, {"id": 1}, "1", [True], [1.0], ["1"],
+                                     [1, "extra"], [1, [2]]],
+                         ids=["empty", "three-items", "three-items-dict", "bare-int", "object", "string",
+                              "bool-id", "float-id", "string-id", "extra-not-object", "extra-list"])
+def test_a_signed_token_of_the_wrong_shape_is_rejected_with_the_one_message(payload):
+    signer = Signer(["key-1"])
+    assert signer.read("unsubscribe", _signed([5])) == 5  # the key and salt are right ...
+    with pytest.raises(TokenError) as info:
+        signer.read("unsubscribe", _signed(payload))  # ... only the shape is not
+    assert str(info.value) == INVALID
+
+
+@pytest.mark.parametrize("purpose", ["unsubscribe", "confirm"])
+def test_a_signed_token_over_4096_characters_is_rejected_and_one_of_4096_is_read(purpose):
+    import random
+    import string
+
+    # Text that does not compress (a confirm token is zlib-compressed when that is shorter), in
+    # lengths that give tokens of every length around the limit that the format allows.
+    rnd = random.Random(7)
+    text = "".join(rnd.choice(string.ascii_letters + string.digits) for _ in range(4200))
+    signer = Signer(["key-1"])
+    by_length = {}
+    for pad in range(2900, 4200):
+        token = signer.make(purpose, 5, extra={"p": text[:pad]})
+        if 4080 <= len(token) <= 4110:
+            by_length[len(token)] = (token, pad)
+    assert 4096 in by_length and 4098 in by_length
+    for length, (token, pad) in by_length.items():
+        if length <= 4096:
+            assert signer.read(purpose, token) == (5, {"p": text[:pad]})
+        else:
+            with pytest.raises(TokenError) as info:
+                signer.read(purpose, token)
+            assert str(info.value) == INVALID
+
+
+@pytest.mark.parametrize("token", [None, 42, b"abc", ["a"]])
+def test_a_token_that_is_not_a_string_is_rejected_with_the_one_message(token):
+    with pytest.raises(TokenError) as info:
+        Signer(["key-1"]).read("unsubscribe", token)
+    assert str(info.value) == INVALID
+
+
+def test_an_expired_confirm_token_says_only_the_one_message(monkeypatch):
+    signer = Signer(["key-1"])
+    token = signer.make("confirm", 3)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 8 * 24 * 3600)
+    with pytest.raises(TokenError) as info:
+        signer.read("confirm", token)
+    assert str(info.value) == INVALID and info.value.expired is True
+
+
+def test_every_id_round_trips_whatever_its_token_ends_with():
+    # The padding is stripped, never a character of the data, whatever the lengths of the parts.
+    signer = Signer(["key-1"])
+    tokens = {i: signer.make("unsubscribe", i, extra={"p": "x" * (i % 3)} if i % 2 else None) for i in range(1, 401)}
+    assert len({len(t.split(".")[0]) % 4 for t in tokens.values()}) == 3
+    assert all(signer.read("unsubscribe", t) in (i, (i, {"p": "x" * (i % 3)})) for i, t in tokens.items())
+    assert all("=" not in t for t in tokens.values())
+
+
+@pytest.mark.parametrize("subscriber_id", [True, False, "5", 5.0, None])
+def test_a_token_is_made_only_for_an_integer_id_and_the_error_says_so(subscriber_id):
+    with pytest.raises(TokenError) as info:
+        Signer(["key-1"]).make("unsubscribe", subscriber_id)
+    assert str(info.value) == "a token needs an integer subscriber id"
+
+
+def test_the_errors_of_a_misuse_name_what_to_fix():
+    with pytest.raises(TokenError) as purpose:
+        Signer(["key-1"]).make("admin", 1)
+    assert str(purpose.value) == ("unknown token purpose 'admin'; expected one of "
+                                  "unsubscribe, preferences, confirm, web, feedback")
+    with pytest.raises(TokenError) as read_purpose:
+        Signer(["key-1"]).read("admin", "x.y")
+    assert str(read_purpose.value) == str(purpose.value)
+    with pytest.raises(ConfigError) as no_key:
+        Signer(["", ""])
+    assert str(no_key.value) == "no signing key: set DIGEST_SECRET_KEY"
