@@ -161,13 +161,15 @@ def sign(data: bytes, key: DkimKey, headers: Iterable[str], *, now: float | None
         head, body = (data[:-2] if data.endswith(b"\r\n") else data), b""
     else:
         head, body = data[:split], data[split + 4:]
-    fields = _fields(head)
+    wanted_names = dict.fromkeys(h.lower().encode("ascii") for h in headers)
     by_name: dict[bytes, list[bytes]] = {}
-    for name, value in fields:
-        by_name.setdefault(name.strip(b" \t").lower(), []).append(canonical_header(name, value))
+    for name, value in _fields(head):
+        key_name = name.strip(b" \t").lower()
+        if key_name in wanted_names:
+            by_name.setdefault(key_name, []).append(canonical_header(name, value))
     names: list[bytes] = []
     hashed: list[bytes] = []
-    for wanted in dict.fromkeys(h.lower().encode("ascii") for h in headers):
+    for wanted in wanted_names:
         present = by_name.get(wanted, ())
         names.extend([wanted] * max(1, len(present)))
         hashed.extend(reversed(present))

@@ -123,6 +123,8 @@ RAW = {
     "body without final crlf": b"From: a@amw.example\r\nSubject: s\r\n\r\nlast line  \t",
     "long lines and whitespace runs": b"From: a@amw.example\r\nSubject: s\r\n\r\n" + b"z" * 3000 + b"  \t  \r\n" + b"a \t b\r\n" * 500,
     "no blank line after the headers": b"From: a@amw.example\r\nSubject: s\r\n",
+    "unsigned headers around the signed ones": (b"Received: from x by y;\r\n Sun, 6 Dec 2026\r\nFrom: a@amw.example\r\n"
+                                                b"X-Mailer: z\r\nSubject: s\r\nReply-To: r@amw.example\r\n\r\nbody\r\n"),
 }
 
 
