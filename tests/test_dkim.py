@@ -7,8 +7,11 @@ independent implementation) verifies through a dnsfunc that serves the public ke
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import subprocess
+import sys
 import time
 from datetime import datetime
 
@@ -17,11 +20,12 @@ import pytest
 from dkim.canonicalization import Relaxed
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from digest.config import Settings
+from digest.config import Settings, load_settings
 from digest.dkim import DkimKey, canonical_body, canonical_header, sign
 from digest.errors import ConfigError
 from digest.message import SIGNED_HEADERS, build_message, make_message_id
 from digest.types import Rendered
+from tests.conftest import ROOT
 
 DOMAIN = "amw.example"
 
@@ -216,8 +220,6 @@ def test_partial_or_wrong_configuration_is_a_clear_config_error(tmp_path, keys):
 
 
 def test_the_ed25519_settings_are_read_from_the_environment(tmp_path, keys):
-    from digest.config import load_settings
-
     rsa_key, ed_key, _ = keys
     settings = load_settings({"DIGEST_DKIM_SELECTOR": "rsa2026", "DIGEST_DKIM_DOMAIN": DOMAIN,
                               "DIGEST_DKIM_PRIVATE_KEY": str(rsa_key), "DIGEST_DKIM_ED25519_SELECTOR": "ed2026",
@@ -259,3 +261,35 @@ def test_random_messages_verify_for_both_algorithms(both, keys, subject, body, e
     head += b"".join(name.encode() + b": extra  value \r\n" for name in extra)
     data = sign(head + b"\r\n" + body, both, SIGNED_HEADERS)
     assert verify_all(data, keys[2]) == [True, True]
+
+
+# Through the real `digest` command ----------------------------------------------------------------
+
+
+def test_every_message_of_a_real_send_carries_both_signatures_and_they_verify(tmp_path, keys):
+    rsa_key, ed_key, records = keys
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env.update(DIGEST_DATABASE_URL=f"sqlite:///{tmp_path / 'digest.db'}", DIGEST_OUTBOX=str(tmp_path / "outbox"),
+               DIGEST_SECRET_KEY="k", DIGEST_MAILER="file", DIGEST_GRACE_HOURS="48",
+               DIGEST_DKIM_SELECTOR="rsa2026", DIGEST_DKIM_DOMAIN=DOMAIN, DIGEST_DKIM_PRIVATE_KEY=str(rsa_key),
+               DIGEST_DKIM_ED25519_SELECTOR="ed2026", DIGEST_DKIM_ED25519_KEY=str(ed_key))
+
+    def digest(*args, environ=env):
+        return subprocess.run([sys.executable, "-m", "digest", *args], env=environ, capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+
+    for args in (["init"], ["ingest", str(ROOT / "seeds/articles.jsonl")],
+                 ["subscribers", "import", str(ROOT / "seeds/subscribers.csv")]):
+        assert digest(*args).returncode == 0
+    # A wrong key stops the send before anything is claimed, with what to fix.
+    wrong = digest("send", "--due", "--as-of", "2026-11-23T20:00:00Z", environ={**env, "DIGEST_DKIM_ED25519_KEY": str(rsa_key)})
+    assert wrong.returncode == 2 and "DIGEST_DKIM_ED25519_KEY" in wrong.stderr and "not an Ed25519 private key" in wrong.stderr
+    assert not (tmp_path / "outbox").exists()
+    proc = digest("send", "--due", "--as-of", "2026-11-23T20:00:00Z", "--json")
+    assert proc.returncode == 0, proc.stderr
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert files and len(files) == json.loads(proc.stdout)["sent"]
+    for path in files:
+        data = path.read_bytes()
+        assert _algorithms(data) == ["rsa-sha256", "ed25519-sha256"], path.name
+        assert verify_all(data, records) == [True, True], path.name
