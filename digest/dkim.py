@@ -49,6 +49,17 @@ class DkimKey:
         ed_key = _load(ed25519_pem, "ed25519") if ed25519_pem is not None else None
         return cls(selector, domain, rsa_key, ed25519_selector if ed_key is not None else None, ed_key)
 
+    def __reduce__(self):
+        # Key objects do not pickle; a process that receives the key (multiprocessing) gets PEM bytes.
+        from cryptography.hazmat.primitives import serialization  # see _load: imported with the key
+
+        def pem(key):
+            return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+
+        ed_pem = pem(self.ed25519_key) if self.ed25519_key is not None else None
+        return _from_pem, (self.selector, self.domain, pem(self.private_key), self.ed25519_selector, ed_pem)
+
     @classmethod
     def from_settings(cls, settings) -> "DkimKey | None":
         """The key(s) named by the dkim_* settings, or None when none is set; ConfigError otherwise."""
@@ -72,6 +83,10 @@ class DkimKey:
         rsa_key = _read_key("DIGEST_DKIM_PRIVATE_KEY", path, "rsa")
         ed_key = _read_key("DIGEST_DKIM_ED25519_KEY", ed_path, "ed25519") if ed_path else None
         return cls(selector, domain, rsa_key, ed_selector or None, ed_key)
+
+
+def _from_pem(selector, domain, pem, ed25519_selector, ed25519_pem) -> DkimKey:
+    return DkimKey.from_pem(selector, domain, pem, ed25519_selector=ed25519_selector, ed25519_pem=ed25519_pem)
 
 
 def _read_key(variable: str, path: str, kind: str):

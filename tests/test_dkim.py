@@ -196,6 +196,14 @@ def test_the_key_is_loaded_once_not_per_message(tmp_path, keys):
     assert verify_all(_build(key=key), records) == [True, True]
 
 
+def test_the_key_survives_pickling_for_another_process(both, keys):
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(both))
+    assert (copy.selector, copy.domain, copy.ed25519_selector) == ("rsa2026", DOMAIN, "ed2026")
+    assert verify_all(_build(key=copy), keys[2]) == [True, True]
+
+
 def test_partial_or_wrong_configuration_is_a_clear_config_error(tmp_path, keys):
     rsa_key, ed_key, _ = keys
     assert DkimKey.from_settings(Settings()) is None
