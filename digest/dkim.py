@@ -23,6 +23,7 @@ from .errors import ConfigError
 __all__ = ["DkimKey", "canonical_body", "canonical_header", "sign"]
 
 _WSP_RUN = re.compile(rb"[ \t]+")
+_SPACE_RUN = re.compile(rb"  +")
 _FIELD_START = re.compile(rb"\r\n(?![ \t])")
 _LINE = 76  # folded lines of the DKIM-Signature stay within this many characters
 
@@ -128,14 +129,13 @@ def _key_name(key) -> str:
 
 def canonical_body(body: bytes) -> bytes:
     """The relaxed body canonicalization (RFC 6376 §3.4.4) of the bytes after the blank line."""
-    # Tabs become spaces, runs of spaces one space (each pass halves every run), then the space
-    # left before a line end goes: the same bytes as the RFC's steps, with no per-byte regex.
+    # Tabs become spaces, each run of spaces one space (a regex that needs two spaces to match, so
+    # single spaces between words cost nothing), then the one space left before a line end goes:
+    # the same bytes as the RFC's steps, all in C.
     if b"\t" in body:
         body = body.replace(b"\t", b" ")
-    while b"  " in body:
-        body = body.replace(b"  ", b" ")
-    if b" \r\n" in body:
-        body = body.replace(b" \r\n", b"\r\n")
+    body = _SPACE_RUN.sub(b" ", body)
+    body = body.replace(b" \r\n", b"\r\n")
     end = len(body)
     while end >= 2 and body[end - 2] == 13 and body[end - 1] == 10:  # drop the empty lines at the end
         end -= 2
