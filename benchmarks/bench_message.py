@@ -79,7 +79,7 @@ def dkim_key(folder: Path) -> DkimKey | None:
         subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
         return None
-    return DkimKey("bench", "amw.example", key.read_bytes())
+    return DkimKey.from_pem("bench", "amw.example", key.read_bytes())
 
 
 def main(argv=None) -> int:

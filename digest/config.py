@@ -68,6 +68,8 @@ class Settings:
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     dkim_private_key: str | None = None
+    dkim_ed25519_selector: str | None = None
+    dkim_ed25519_key: str | None = None
     staff_token: str | None = None
     staff_addresses: str = ""
     double_opt_in: bool = False
@@ -286,6 +288,7 @@ RULES = {
     "contact_address": lambda v: _address(v, named=False),
     "dkim_selector": _token,
     "dkim_domain": _token,
+    "dkim_ed25519_selector": _token,
     "staff_addresses": _addresses,
     "executor": _choice("inline", "queue"),
     "scheduler_interval": _at_least(1, 7 * DAY, "a whole number of seconds"),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from pathlib import Path
 from urllib.parse import quote
 
-from .errors import ConfigError, DeliveryError
+from .dkim import DkimKey
+from .dkim import sign as _sign_dkim
+from .errors import DeliveryError
 from .text import LINE_BREAKS, cut, header_text
 from .types import Rendered
 
@@ -40,33 +40,6 @@ SIGNED_HEADERS = (
 
 class MessageError(DeliveryError):
     """A value cannot be put into a message (an address that is not an address, say)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DkimKey:
-    """What DKIM signing needs: selector, signing domain and the PEM private key."""
-
-    selector: str
-    domain: str
-    private_key: bytes
-
-    @classmethod
-    def from_settings(cls, settings) -> "DkimKey | None":
-        """The key named by dkim_selector/dkim_domain/dkim_private_key, or None when unset."""
-        selector, domain, path = settings.dkim_selector, settings.dkim_domain, settings.dkim_private_key
-        if not (selector or domain or path):
-            return None
-        if not (selector and domain and path):
-            raise ConfigError(
-                "DKIM needs all of DIGEST_DKIM_SELECTOR, DIGEST_DKIM_DOMAIN and DIGEST_DKIM_PRIVATE_KEY"
-            )
-        try:
-            pem = Path(path).read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"DIGEST_DKIM_PRIVATE_KEY: cannot read {path}: {exc.strerror}") from None
-        if b"PRIVATE KEY" not in pem:
-            raise ConfigError(f"DIGEST_DKIM_PRIVATE_KEY: {path} is not a PEM private key")
-        return cls(selector=selector, domain=domain, private_key=pem)
 
 
 # Characters that may stand in a display name without quoting (RFC 5322 atext plus space).
@@ -301,19 +274,5 @@ def build_message(
 
 
 def dkim_sign(data: bytes, key: DkimKey) -> bytes:
-    """Prepend a DKIM-Signature (relaxed/relaxed, rsa-sha256) covering SIGNED_HEADERS."""
-    import dkim  # dkimpy: only loaded when a key is configured
-
-    try:
-        signature = dkim.sign(
-            data,
-            key.selector.encode("ascii"),
-            key.domain.encode("ascii"),
-            key.private_key,
-            canonicalize=(b"relaxed", b"relaxed"),
-            include_headers=[h.lower().encode("ascii") for h in SIGNED_HEADERS],
-            linesep=b"\r\n",
-        )
-    except dkim.DKIMException as exc:
-        raise ConfigError(f"DKIM signing failed (check the key and selector): {exc}") from None
-    return signature + data
+    """Prepend the DKIM-Signature(s) (relaxed/relaxed, rsa-sha256 and optionally ed25519-sha256) covering SIGNED_HEADERS."""
+    return _sign_dkim(data, key, SIGNED_HEADERS)

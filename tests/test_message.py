@@ -226,6 +226,7 @@ def dkim_keys(tmp_path_factory):
 class _DkimSettings:
     def __init__(self, key):
         self.dkim_selector, self.dkim_domain, self.dkim_private_key = "s2026", "amw.example", str(key)
+        self.dkim_ed25519_selector = self.dkim_ed25519_key = None
 
 
 def _dns(record):
