@@ -490,10 +490,10 @@ class Pipeline:
             return
         ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, detail, now=now)
         counts.failed += 1
-        if result.status == Outcome.REJECTED and (result.enhanced or "").startswith("5.1."):
-            _suppress(session, out.recipient, "bounced", detail)
+        if result.status == Outcome.REJECTED:  # SMTP 5.1.x about the recipient, a provider's "inactive"
+            _suppress(session, out.recipient, "bounced", detail, result.enhanced or result.code)
 
 
-def _suppress(session: Session, email: str, reason: str, detail: str) -> None:
-    suppress(session, email, reason, detail)
+def _suppress(session: Session, email: str, reason: str, detail: str, status_code) -> None:
+    suppress(session, email, reason, detail, source="smtp", status_code=status_code)
     session.commit()

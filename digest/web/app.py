@@ -22,7 +22,7 @@ from ..config import Settings
 from ..db import make_engine
 from ..errors import TokenError
 from ..render import Renderer
-from . import readers, security, sessions, staff
+from . import readers, security, sessions, staff, webhooks
 from .deps import Pages, StaffDenied, neutral
 from .writes import SpoolApplier, WriteBusy
 from digest.spool import Spool, spool_folder
@@ -66,6 +66,7 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     app.include_router(staff.router)
     app.include_router(sessions.router)
     app.include_router(readers.router)
+    app.include_router(webhooks.router)
     if spool.pending():  # left by a process that stopped before applying them
         applier.kick()
     return app
