@@ -416,7 +416,8 @@ def subscriber_dicts(session: Session, subscribers: list[Subscriber]) -> list[di
             "reading_budget": s.reading_budget,
             "paused_until": s.paused_until.isoformat() if s.paused_until else None,
             "smtputf8": s.smtputf8, "companies": companies, "segments": segments,
-            "suppressed": {"reason": row.reason, "since": row.created_at.isoformat()} if row else None,
+            "suppressed": {"reason": row.reason, "since": row.created_at.isoformat(), "source": row.source,
+                           "status_code": row.status_code, "detail": row.detail} if row else None,
             "created_at": s.created_at.isoformat() if s.created_at else None,
             "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
         })

@@ -199,7 +199,6 @@ def test_the_digest_token_in_the_metadata_names_the_row_only_when_it_verifies(we
     assert rows == {"postmark:Bounce:1": 77, "postmark:Bounce:2": None}
 
 
-@sqlite_only
 def test_soft_bounces_older_than_the_window_do_not_count(engine, tmp_path):
     load_articles(engine, tmp_path, [make_article(1)])
     add_people(engine, [{"email": ANA, "name": "Ana", "companies": ["xAI"]}])
