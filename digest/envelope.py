@@ -76,7 +76,7 @@ class Envelope:
     """Makes the traceable parts of one message; the signer and the settings are fixed."""
 
     def __init__(self, signer: Signer, *, local: str, domain: str, mailto_address: str):
-        self.signer, self.local, self.domain = signer, local, domain.lower()
+        self.signer, self.local, self.domain = signer, local, _ascii_domain(domain)
         self.mailto_address = mailto_address
 
     @classmethod
@@ -98,8 +98,18 @@ class Envelope:
 
     def outgoing(self, digest_id: int, message_id: str, recipient: str, data: bytes, *, smtputf8: bool) -> Outgoing:
         """The Outgoing of a ledger row: VERP sender, and the row's token as its DSN envelope id."""
-        return Outgoing(key=message_id.strip("<>"), sender=self.sender(digest_id), recipient=recipient, data=data,
-                        message_id=message_id, smtputf8=smtputf8, envid=self.token(digest_id))
+        token = self.token(digest_id)
+        return Outgoing(key=message_id.strip("<>"), sender=f"{self.local}+{token}@{self.domain}", recipient=recipient,
+                        data=data, message_id=message_id, smtputf8=smtputf8, envid=token)
+
+
+def _ascii_domain(domain: str) -> str:
+    """The domain in its ASCII (IDNA) form, so the envelope sender never needs SMTPUTF8."""
+    domain = domain.strip().rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
 
 
 def digest_id_of(signer: Signer, value: str) -> int:

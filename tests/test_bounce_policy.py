@@ -104,3 +104,9 @@ def test_soft_bounces_count_again_from_a_staff_unsuppress(world, engine):
             assert apply_report(session, Report("soft_bounce", DI, "dsn", event_key=f"s{n}"), POLICY) == "counted"
         session.commit()
     assert statuses(engine)[DI] == "active"
+
+
+def test_a_staff_unsubscribe_records_its_source(world):
+    world("subscribers", "unsubscribe", DI, "--detail", "asked by mail")
+    held = world("subscribers", "show", DI, "--json")["subscriber"]["suppressed"]
+    assert (held["reason"], held["source"], held["detail"]) == ("unsubscribed", "staff", "asked by mail")

@@ -198,3 +198,9 @@ def test_the_text_part_carries_every_link_of_the_html_part_as_often(engine, sett
     hrefs = sorted(unescape(h) for h in re.findall(r'href="([^"]+)"', html) if h.startswith("http"))
     assert any("/feedback/" in h for h in hrefs) and any("/companies/" in h for h in hrefs)
     assert sorted(URL.findall(text)) == hrefs
+
+
+def test_an_internationalized_from_domain_gives_an_ascii_envelope_sender():
+    settings = Settings(secret_key="k", from_address="Büro <digest@bücher.example>")
+    sender = Envelope.from_settings(settings, Signer(["k"])).sender(5)
+    assert sender.isascii() and sender.endswith("@xn--bcher-kva.example")

@@ -260,7 +260,7 @@ def unsuppress_command(ctx, email, reason, force, as_json):
 def unsubscribe_command(ctx, subscriber, reason, detail, as_json):
     """Stop a subscriber and suppress the address (an address with no subscriber is suppressed too)."""
     with _session(ctx) as session:
-        changed = unsubscribe(session, subscriber, reason=reason, detail=detail)
+        changed = unsubscribe(session, subscriber, reason=reason, detail=detail, source="staff")
         session.commit()
     text = f"{subscriber}: {'suppressed (' + reason + ')' if changed else 'already suppressed'}"
     emit({"changed": changed, "reason": reason}, as_json, text)
