@@ -95,6 +95,20 @@ def apply_report(session: Session, report: Report, policy: Policy, *, now: datet
     return SUPPRESSED
 
 
+def apply_once(session: Session, report: Report, policy: Policy, *, now: datetime | None = None) -> str:
+    """apply_report, committed. When a concurrent delivery of the same event committed first (its
+    insert won the unique event_key), this one rolls back and is a DUPLICATE: applied exactly once."""
+    try:
+        result = apply_report(session, report, policy, now=now)
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        if report.event_key is None or not seen(session, report.event_key):
+            raise
+        return DUPLICATE
+    return result
+
+
 def soft_bounces(session: Session, email_key: str, policy: Policy, *, now: datetime | None = None) -> int:
     """Soft bounces of this address within the policy's days, since the last staff unsuppress."""
     since = (now or utcnow()) - timedelta(days=policy.soft_days)

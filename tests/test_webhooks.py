@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlmodel import Session, select
 
-from digest.bounces import Policy, Report, apply_report
+from digest.bounces import Policy, Report, apply_once, apply_report
 from digest.db import make_engine
 from digest.mailers import get_mailer
 from digest.models import DeliveryEvent, Subscriber, Suppression, utcnow
@@ -227,3 +229,36 @@ def test_a_406_inactive_recipient_from_the_postmark_mailer_suppresses_the_addres
         row = session.get(Suppression, "inactive@example.com")
         assert row is not None and row.reason == "bounced" and row.source == "smtp" and "406" in row.detail
         assert session.exec(select(Subscriber.status).where(Subscriber.email == ANA)).one() == "active"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_deliveries_of_one_event_at_the_same_moment_apply_it_once(engine, tmp_path):
+    # Postmark retries a delivery it thinks failed while the first may still be running. On
+    # PostgreSQL both can pass the "seen?" check; the unique event_key makes the second a duplicate.
+    load_articles(engine, tmp_path, [make_article(1)])
+    add_people(engine, [{"email": ANA, "name": "Ana", "companies": ["xAI"]}])
+    policy = Policy(soft_limit=2, soft_days=30)
+    report = Report("soft_bounce", ANA, "webhook", event_key="postmark:Bounce:7", status_code="SoftBounce")
+    first = Session(engine)
+    assert apply_report(first, report, policy) == "counted"  # inserted, not yet committed
+    results = []
+
+    def second():
+        with Session(engine) as session:
+            results.append(apply_once(session, report, policy))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # until the second waits on the first's row lock
+        with engine.connect() as conn:
+            if conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                    "AND datname = current_database()").scalar():
+                break
+    first.commit()
+    first.close()
+    thread.join(20)
+    assert results == ["duplicate"]
+    with Session(engine) as session:
+        assert len(session.exec(select(DeliveryEvent)).all()) == 1
+        assert session.exec(select(Subscriber.status)).one() == "active"  # one soft bounce, not two

@@ -18,12 +18,11 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..addresses import normalize_email
-from ..bounces import COMPLAINT, DUPLICATE, HARD, IGNORED, SOFT, UNSUBSCRIBE, Policy, Report, apply_report
+from ..bounces import COMPLAINT, HARD, IGNORED, SOFT, UNSUBSCRIBE, Policy, Report, apply_once
 from ..envelope import digest_id_of
 from ..errors import InputError, TokenError
 from .writes import request_write
@@ -156,10 +155,4 @@ async def postmark(request: Request):
 
 def _apply(request: Request, report: Report) -> str:
     with request_write(request) as session:
-        try:
-            result = apply_report(session, report, Policy.from_settings(request.app.state.settings))
-            session.commit()
-        except IntegrityError:  # the same event, committed by a concurrent delivery meanwhile
-            session.rollback()
-            return DUPLICATE
-    return result
+        return apply_once(session, report, Policy.from_settings(request.app.state.settings))
