@@ -110,3 +110,28 @@ def test_a_staff_unsubscribe_records_its_source(world):
     world("subscribers", "unsubscribe", DI, "--detail", "asked by mail")
     held = world("subscribers", "show", DI, "--json")["subscriber"]["suppressed"]
     assert (held["reason"], held["source"], held["detail"]) == ("unsubscribed", "staff", "asked by mail")
+
+
+def test_migration_0007_keeps_existing_suppressions_and_goes_down_cleanly(db_url):
+    from alembic import command
+
+    from digest.db import alembic_config, make_engine, upgrade
+
+    cfg = alembic_config(db_url)
+    command.downgrade(cfg, "0006")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO suppression (email_key, reason, detail, created_at) "
+                                 "VALUES ('old@example.com', 'bounced', '550 5.1.1', '2026-01-01 00:00:00')")
+        upgrade(db_url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT reason, source, status_code FROM suppression").all() == [
+                ("bounced", None, None)]
+            assert conn.exec_driver_sql("SELECT count(*) FROM delivery_event").scalar() == 0
+        command.downgrade(cfg, "0006")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT email_key FROM suppression").all() == [("old@example.com",)]
+        upgrade(db_url)
+    finally:
+        engine.dispose()
