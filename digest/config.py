@@ -87,6 +87,12 @@ class Settings:
     web_write_wait: float = 2.0
     spool_dir: str | None = None
     staff_session_hours: int = 12
+    bounce_local: str = "bounces"
+    bounce_domain: str | None = None
+    webhook_username: str | None = None
+    webhook_password: str | None = None
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 30
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -251,6 +257,29 @@ def _addresses(value):
     return value
 
 
+# The local part of the VERP envelope sender, before "+<token>": dot-atom characters without "+",
+# and short enough that local + "+" + the longest token (19 digits, "-", 16) stays within 64 octets.
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*/=?^_`{|}~-]+)*")
+BOUNCE_LOCAL_MAX = 64 - 1 - 19 - 1 - 16
+
+
+def _bounce_local(value):
+    value = value.strip()
+    if not _LOCAL.fullmatch(value) or len(value) > BOUNCE_LOCAL_MAX:
+        raise _Invalid(f"a plain local part of at most {BOUNCE_LOCAL_MAX} characters without \"+\", like bounces")
+    return value
+
+
+_DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+def _domain(value):
+    value = value.strip().rstrip(".")
+    if not _DOMAIN.fullmatch(value):
+        raise _Invalid("a domain name like amw.example")
+    return value.lower()
+
+
 # Every numeric setting has a rule (a test pins this); text settings that reach a header or URL do too.
 RULES = {
     "database_url": _not_empty,
@@ -303,6 +332,12 @@ RULES = {
     "web_write_wait": _finite(positive=False, most=60, hint="a number of seconds from 0 to 60, like 2"),
     "spool_dir": _not_empty,
     "staff_session_hours": _at_least(1, 720, "a whole number of hours"),
+    "bounce_local": _bounce_local,
+    "bounce_domain": _domain,
+    "webhook_username": _single_line,
+    "webhook_password": _single_line,
+    "soft_bounce_limit": _at_least(1, 1000, "a whole number of soft bounces"),
+    "soft_bounce_days": _at_least(1, 3650, "a whole number of days"),
 }
 
 

@@ -171,8 +171,30 @@ class Suppression(SQLModel, table=True):
 
     email_key: str = Field(primary_key=True, max_length=320)
     reason: str = Field(max_length=20)
-    detail: str | None = None
+    detail: str | None = None  # the evidence: the diagnostic line, the staff's reason
     created_at: datetime = _ts(default_factory=utcnow)
+    # Migration 0007: what reported it (smtp, dsn, arf, webhook, mailto, web, staff, import) and the
+    # status it gave (an enhanced code like 5.1.1, a provider's bounce type).
+    source: str | None = Field(default=None, max_length=20)
+    status_code: str | None = Field(default=None, max_length=40)
+
+
+class DeliveryEvent(SQLModel, table=True):
+    """A report about a delivery that came back later (migration 0007): a bounce, a complaint, an
+    unsubscribe by mail or webhook, a staff unsuppress. `event_key` (the provider's event id, or a
+    hash of the report) makes a replay a no-op; soft bounces are counted from these rows."""
+
+    __tablename__ = "delivery_event"
+    __table_args__ = (sa.Index("ix_delivery_event_email_kind", "email_key", "kind", "received_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str | None = Field(default=None, max_length=200, unique=True)
+    source: str = Field(max_length=20)
+    kind: str = Field(max_length=20)
+    email_key: str = Field(max_length=320)
+    digest_id: int | None = None
+    status_code: str | None = Field(default=None, max_length=40)
+    detail: str | None = None
+    received_at: datetime = _ts(default_factory=utcnow)
 
 
 class StaffSession(SQLModel, table=True):

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from . import ledger, queries
 from .config import Settings, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
+from .envelope import Envelope
 from .errors import ConfigError, InputError, NotFound
 from .feedback import feedback_links
 from .message import DkimKey, build_message, split_address
@@ -101,7 +102,8 @@ class Pipeline:
         self.options = SelectionOptions.from_settings(settings)
         self.dkim = DkimKey.from_settings(settings)
         # Derived once from DIGEST_FROM, used for every message.
-        self.envelope_sender = split_address(settings.from_address)[1]
+        self.envelope_sender = split_address(settings.from_address)[1]  # staff copies; digests: self.envelope
+        self.envelope = Envelope.from_settings(settings, self.signer)
         self.message_domain = self.envelope_sender.rpartition("@")[2] or "localhost"
         self._articles: tuple[datetime, datetime, object] | None = None
         # Unsubscribes the web app could not commit in time (the database was busy): see apply_spool.
@@ -153,7 +155,7 @@ class Pipeline:
             rendered, sender=self.settings.from_address, recipient=reader.email, recipient_name=reader.name,
             message_id=message_id or f"<preview.{reader.id}.{slot.period}@{self.message_domain}>",
             date=now or slot.scheduled_for, unsubscribe_url=links.unsubscribe,
-            unsubscribe_mailto=f"mailto:{self.settings.unsubscribe_mailto}?subject=unsubscribe",
+            unsubscribe_mailto=self.envelope.mailto(reader.id),
             list_id=self.settings.list_id, dkim=self.dkim,
         )
         return Built(issue, selection, rendered, data)
@@ -435,8 +437,7 @@ class Pipeline:
                               built.selection.skip_reason or "nothing to send", now=now)
             counts.skipped += 1
             return None
-        out = Outgoing(key=claim.message_id.strip("<>"), sender=self.envelope_sender, recipient=reader.email,
-                       data=built.message, message_id=claim.message_id, smtputf8=reader.smtputf8)
+        out = self.envelope.outgoing(claim.digest_id, claim.message_id, reader.email, built.message, smtputf8=reader.smtputf8)
         return out, issue_items(built.issue, built.rendered)
 
     def _dry_run(self, session: Session, as_of: datetime) -> RunCounts:
@@ -489,10 +490,10 @@ class Pipeline:
             return
         ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, detail, now=now)
         counts.failed += 1
-        if result.status == Outcome.REJECTED and (result.enhanced or "").startswith("5.1."):
-            _suppress(session, out.recipient, "bounced", detail)
+        if result.status == Outcome.REJECTED:  # SMTP 5.1.x about the recipient, a provider's "inactive"
+            _suppress(session, out.recipient, "bounced", detail, result.enhanced or result.code)
 
 
-def _suppress(session: Session, email: str, reason: str, detail: str) -> None:
-    suppress(session, email, reason, detail)
+def _suppress(session: Session, email: str, reason: str, detail: str, status_code) -> None:
+    suppress(session, email, reason, detail, source="smtp", status_code=status_code)
     session.commit()

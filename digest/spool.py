@@ -85,7 +85,7 @@ class Spool:
                 continue
             subscriber = session.get(Subscriber, request["subscriber_id"])
             if subscriber is not None:  # None: deleted since, nothing left to stop
-                suppress(session, subscriber.email, "unsubscribed", request["detail"])
+                suppress(session, subscriber.email, "unsubscribed", request["detail"], source="web")
             done.append(path)
         session.commit()
         for path in done:

@@ -23,20 +23,24 @@ def _check_reason(reason: str) -> str:
     return reason
 
 
-def suppress(session: Session, email: str, reason: str, detail: str | None = None) -> Suppression:
+def suppress(session: Session, email: str, reason: str, detail: str | None = None, *, source: str | None = None,
+             status_code: str | None = None) -> Suppression:
     """Put the address on the suppression list and stop its subscriber (if any); the caller commits.
 
     Repeating it is harmless; a stronger reason (complained > bounced > unsubscribed) replaces a
-    weaker one, a weaker one never downgrades a stronger one.
+    weaker one, a weaker one never downgrades a stronger one. `source` (smtp, dsn, arf, webhook,
+    mailto, web, staff) and `status_code` are the evidence kept with the `detail` line.
     """
     _check_reason(reason)
     key = email_key_of(email)
     row = session.get(Suppression, key)
     if row is None:
-        row = Suppression(email_key=key, reason=reason, detail=detail)
+        row = Suppression(email_key=key, reason=reason, detail=detail, source=source,
+                          status_code=None if status_code is None else str(status_code)[:40])
         session.add(row)
     elif _RANK[reason] > _RANK.get(row.reason, -1):
-        row.reason, row.detail = reason, detail
+        row.reason, row.detail, row.source = reason, detail, source
+        row.status_code = None if status_code is None else str(status_code)[:40]
         session.add(row)
     subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == key)).first()
     if subscriber is not None and (subscriber.status in RECEIVING or _RANK[row.reason] > _RANK.get(subscriber.status, -1)):

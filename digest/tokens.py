@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
@@ -12,6 +13,12 @@ from .config import secret_keys
 from .errors import ConfigError, TokenError
 
 PURPOSES = ("unsubscribe", "preferences", "confirm", "web", "feedback")
+# Short tokens for addresses, not links: a number and a truncated HMAC in lowercase base32, so one
+# fits an email local part (64 octets, RFC 5321) and survives an MTA that folds its case.
+# "bounce" names a ledger row (the VERP envelope sender, the DSN ENVID), "mailto" a subscriber
+# (the subject of the List-Unsubscribe mailto:).
+COMPACT = ("bounce", "mailto")
+COMPACT_MAC_BYTES = 10  # 80 bits: 16 base32 characters
 
 # Seconds a confirm token stays valid unless the caller says otherwise. Only confirm tokens carry
 # a time: the links in a digest (unsubscribe, preferences, web version, feedback) must keep working
@@ -75,6 +82,12 @@ class Signer:
         # made here with itsdangerous's own derived key, HMAC and format, and read by itsdangerous.
         self._macs = {purpose: _HmacSha256(serializer.make_signer().derive_key())
                       for purpose, serializer in self._serializers.items() if purpose not in TIMED}
+        # Compact tokens: one HMAC per key (newest first), each key derived per purpose as above.
+        self._compact = {
+            purpose: [_HmacSha256(URLSafeSerializer(key, salt=_SALT + purpose, signer_kwargs={
+                "digest_method": hashlib.sha256}).make_signer().derive_key()) for key in self.keys]
+            for purpose in COMPACT
+        }
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
         try:
@@ -125,6 +138,34 @@ class Signer:
                 raise TokenError(_INVALID)
             return subscriber_id, payload[1]
         return subscriber_id
+
+
+    def make_compact(self, purpose: str, number: int) -> str:
+        """"<number>-<mac>": a short lowercase token naming `number` for this purpose."""
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise TokenError("a compact token needs a non-negative integer")
+        return f"{number}-{self._compact_mac(purpose, 0, number)}"
+
+    def read_compact(self, purpose: str, token: str) -> int:
+        """The number a compact token names, whatever its case; raises TokenError for anything
+        else (a forged, truncated or other-purpose token)."""
+        if not isinstance(token, str) or len(token) > 64:
+            raise TokenError(_INVALID)
+        number, dash, mac = token.strip().lower().partition("-")
+        if not dash or not number.isascii() or not number.isdigit() or len(number) > 19 or number != str(int(number)):
+            raise TokenError(_INVALID)
+        for index in range(len(self.keys)):
+            if hmac.compare_digest(mac, self._compact_mac(purpose, index, int(number))):
+                return int(number)
+        raise TokenError(_INVALID)
+
+    def _compact_mac(self, purpose: str, index: int, number: int) -> str:
+        try:
+            macs = self._compact[purpose]
+        except KeyError:
+            raise TokenError(f"unknown compact token purpose {purpose!r}; expected one of {', '.join(COMPACT)}") from None
+        digest = macs[index].digest(str(number).encode("ascii"))[:COMPACT_MAC_BYTES]
+        return base64.b32encode(digest).decode("ascii").lower()
 
 
 def signer_from_settings(settings) -> Signer:

@@ -124,6 +124,8 @@ class Outgoing:
     data: bytes  # CRLF line endings
     message_id: str
     smtputf8: bool = False
+    # Names the ledger row in a delivery status notification (RFC 3461 ENVID), when the server offers DSN.
+    envid: str | None = None
 
 
 class Outcome(StrEnum):

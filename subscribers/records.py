@@ -294,7 +294,7 @@ def update_subscriber(session: Session, subscriber: Subscriber, *, resubscribe: 
 
 
 def unsubscribe(session: Session, subscriber_id_or_email: int | str, *, reason: str = "unsubscribed",
-                detail: str | None = None) -> bool:
+                detail: str | None = None, source: str | None = None) -> bool:
     """Stop the subscriber and suppress the address; True if anything changed.
 
     An address with no subscriber is still suppressed, so that a later import cannot add it.
@@ -311,7 +311,7 @@ def unsubscribe(session: Session, subscriber_id_or_email: int | str, *, reason: 
     before_status = subscriber.status if subscriber else None
     before = session.get(Suppression, subscriber.email_key if subscriber else _key_or_raise(address))
     before_reason = before.reason if before else None
-    row = suppress(session, address, reason, detail)
+    row = suppress(session, address, reason, detail, source=source)
     return row.reason != before_reason or (subscriber is not None and subscriber.status != before_status)
 
 
@@ -434,7 +434,8 @@ def subscriber_dicts(session: Session, subscribers: list[Subscriber]) -> list[di
             "reading_budget": s.reading_budget,
             "paused_until": s.paused_until.isoformat() if s.paused_until else None,
             "smtputf8": s.smtputf8, "companies": companies, "segments": segments,
-            "suppressed": {"reason": row.reason, "since": row.created_at.isoformat()} if row else None,
+            "suppressed": {"reason": row.reason, "since": row.created_at.isoformat(), "source": row.source,
+                           "status_code": row.status_code, "detail": row.detail} if row else None,
             "created_at": s.created_at.isoformat() if s.created_at else None,
             "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
         })

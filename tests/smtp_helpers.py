@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 # Fault chosen by the recipient's local part (its prefix before an optional "+tag").
 TEMPFAIL = "tempfail"  # 451 4.3.0 on the first try at RCPT, then accepted
@@ -34,6 +34,7 @@ class Received:
     data: bytes
     mail_options: list[str]
     session: int
+    rcpt_options: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -42,6 +43,8 @@ class FaultHandler:
 
     stall_seconds: float = 3.0
     pipelining: bool = True  # advertise PIPELINING (aiosmtpd reads commands in order either way)
+    dsn: bool = False  # advertise DSN (RFC 3461) and take its MAIL and RCPT parameters
+    ehlo_names: list[str] = field(default_factory=list)
     messages: list[Received] = field(default_factory=list)
     sessions: set[int] = field(default_factory=set)
     attempts: dict[str, int] = field(default_factory=dict)
@@ -53,8 +56,11 @@ class FaultHandler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname  # this form of the hook must set it itself
+        self.ehlo_names.append(hostname)
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
+        if self.dsn:
+            responses.insert(-1, "250-DSN")
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -69,6 +75,7 @@ class FaultHandler:
         if kind == POLICY:
             return "550 5.7.1 Message refused by policy"
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
@@ -84,13 +91,35 @@ class FaultHandler:
         with self.lock:
             self.sessions.add(id(session))
             self.messages.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content, list(envelope.mail_options), id(session))
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content, list(envelope.mail_options), id(session),
+                         list(envelope.rcpt_options))
             )
         return f"250 2.0.0 Ok: queued as {len(self.messages)}"
 
     def to(self, recipient: str) -> list[Received]:
         with self.lock:
             return [m for m in self.messages if recipient in m.rcpt_tos]
+
+
+_DSN_PARAMETERS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+
+
+class DsnSMTP(SMTP):
+    """aiosmtpd refuses every MAIL and RCPT parameter it does not know (555); this one takes the
+    DSN ones (RFC 3461) when its handler advertises DSN, and keeps them in the envelope's options.
+    aiosmtpd upper-cases the parameters, as a case-folding MTA may."""
+
+    def _getparams(self, params):
+        result = super()._getparams(params)
+        if result is not None and getattr(self.event_handler, "dsn", False):
+            for name in _DSN_PARAMETERS:
+                result.pop(name, None)
+        return result
+
+
+class _Controller(Controller):
+    def factory(self):
+        return DsnSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class SMTPServer:
@@ -102,11 +131,12 @@ class SMTPServer:
         smtputf8: bool = True,
         stall_seconds: float = 3.0,
         pipelining: bool = True,
+        dsn: bool = False,
         login: tuple[str, str] | None = None,
         tls_context=None,
         implicit_tls_context=None,
     ) -> None:
-        self.handler = FaultHandler(stall_seconds=stall_seconds, pipelining=pipelining)
+        self.handler = FaultHandler(stall_seconds=stall_seconds, pipelining=pipelining, dsn=dsn)
         self.port = free_port()
         kwargs = dict(enable_SMTPUTF8=smtputf8, data_size_limit=10_000_000)
         if login:
@@ -121,7 +151,7 @@ class SMTPServer:
             kwargs.update(authenticator=authenticator, auth_require_tls=False, auth_exclude_mechanism=["LOGIN"])
         if tls_context is not None:
             kwargs.update(tls_context=tls_context, require_starttls=True)
-        self.controller = Controller(
+        self.controller = _Controller(
             self.handler, hostname="127.0.0.1", port=self.port, ssl_context=implicit_tls_context, **kwargs
         )
 

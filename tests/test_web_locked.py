@@ -24,7 +24,7 @@ from digest.config import load_settings
 from digest.db import make_engine, sqlite_path
 from digest.errors import ConfigError
 from digest.mailers.memory import MemoryMailer
-from digest.models import Digest, Subscriber
+from digest.models import Digest, Subscriber, Suppression
 from digest.pipeline import Pipeline
 from digest.web import create_app
 from digest.worker import DigestJob, run_inline
@@ -177,6 +177,8 @@ def test_a_damaged_spool_file_is_set_aside_and_the_others_are_applied(world, tmp
         assert pipeline.apply_spool(session) == 1
     assert statuses(engine, [reader_id]) == {reader_id: "unsubscribed"}
     assert sorted(p.name for p in folder.iterdir()) == ["00000000000000000001-bad.bad"]
+    with Session(engine) as session:  # the suppression says where it came from
+        assert [s.source for s in session.exec(select(Suppression))] == ["web"]
 
 
 def test_preferences_post_under_a_held_lock_answers_503_with_retry_after_and_changes_nothing(world, tmp_path):

@@ -8,6 +8,7 @@ import click
 from sqlmodel import Session
 
 from digest.cli.common import emit, handle_errors, json_option
+from digest.bounces import events_of, unsuppress
 from digest.errors import ConfigError
 from digest.models import Subscriber
 from subscribers.csvio import ImportReport, export_csv, import_csv
@@ -50,7 +51,14 @@ def _show_text(row: dict) -> str:
     lines.append(f"  companies: {'; '.join(row['companies'])}")
     lines.append(f"  segments: {'; '.join(row['segments'])}")
     if row["suppressed"]:
-        lines.append(f"  suppressed: {row['suppressed']['reason']} since {row['suppressed']['since']}")
+        held = row["suppressed"]
+        lines.append(f"  suppressed: {held['reason']} since {held['since']} (source: {held['source'] or 'unrecorded'})")
+        evidence = " ".join(str(v) for v in (held["status_code"], held["detail"]) if v)
+        if evidence:
+            lines.append(f"  evidence: {evidence}")
+    for event in row.get("events", ()):
+        lines.append(f"  event: {event['at']} {event['kind']} ({event['source']}) "
+                     f"{' '.join(str(v) for v in (event['status_code'], event['detail']) if v)}".rstrip())
     return "\n".join(lines)
 
 
@@ -213,10 +221,33 @@ def list_command(ctx, status, company, segment, limit, offset, as_json):
 @click.pass_context
 @handle_errors
 def show_command(ctx, subscriber, as_json):
-    """Show one subscriber (by address or #id)."""
+    """Show one subscriber (by address or #id), with where a suppression came from and the latest
+    delivery events (bounces, complaints, staff unsuppress)."""
     with _session(ctx) as session:
-        row = subscriber_dicts(session, [get_subscriber(session, subscriber)])[0]
+        found = get_subscriber(session, subscriber)
+        row = subscriber_dicts(session, [found])[0]
+        row["events"] = [{"at": e.received_at.isoformat(), "kind": e.kind, "source": e.source,
+                          "status_code": e.status_code, "detail": e.detail} for e in events_of(session, found.email)]
     emit({"subscriber": row}, as_json, _show_text(row))
+
+
+@subscribers_group.command("unsuppress")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why the suppression is lifted (kept with the address's events).")
+@click.option("--force", is_flag=True, help="Also lift a complaint (the reader marked a digest as spam).")
+@json_option
+@click.pass_context
+@handle_errors
+def unsuppress_command(ctx, email, reason, force, as_json):
+    """Lift a bounce suppression: the address may receive digests again and its subscriber is active.
+    A complaint needs --force; an unsubscribe is the reader's to undo."""
+    with _session(ctx) as session:
+        address = get_subscriber(session, email).email if email.startswith("#") else email
+        row = unsuppress(session, address, reason, force=force)
+        was = {"reason": row.reason, "source": row.source, "status_code": row.status_code}
+        session.commit()
+    emit({"unsuppressed": True, "was": was}, as_json,
+         f"{email}: no longer suppressed (was {was['reason']}, source {was['source'] or 'unrecorded'})")
 
 
 @subscribers_group.command("unsubscribe")
@@ -229,7 +260,7 @@ def show_command(ctx, subscriber, as_json):
 def unsubscribe_command(ctx, subscriber, reason, detail, as_json):
     """Stop a subscriber and suppress the address (an address with no subscriber is suppressed too)."""
     with _session(ctx) as session:
-        changed = unsubscribe(session, subscriber, reason=reason, detail=detail)
+        changed = unsubscribe(session, subscriber, reason=reason, detail=detail, source="staff")
         session.commit()
     text = f"{subscriber}: {'suppressed (' + reason + ')' if changed else 'already suppressed'}"
     emit({"changed": changed, "reason": reason}, as_json, text)

@@ -48,6 +48,8 @@ def build_payload(message: Outgoing, stream: str) -> dict:
         payload["TextBody"] = text
     if html is not None:
         payload["HtmlBody"] = html
+    if message.envid:  # comes back in the provider's bounce webhooks, naming the ledger row
+        payload["Metadata"] = {"digest": message.envid}
     return payload
 
 

@@ -11,6 +11,7 @@ import time
 from functools import lru_cache
 
 from ..config import Settings, check_setting
+from ..envelope import MAIL_OPTIONS, RCPT_OPTIONS, helo_name, xtext
 from ..errors import ConfigError
 from ..message import needs_smtputf8
 from ..types import Outcome, Outgoing, SendResult
@@ -240,8 +241,13 @@ class SMTPConnection:
                 options.append("BODY=8BITMIME")
         if smtp.has_extn("size"):
             options.append(f"SIZE={len(data)}")
+        rcpt_options: list[str] = []
+        if message.envid and smtp.has_extn("dsn"):
+            # RFC 3461: a bounce comes back with the headers only, naming the ledger row.
+            options += [*MAIL_OPTIONS, f"ENVID={xtext(message.envid)}"]
+            rcpt_options += RCPT_OPTIONS
         if smtp.has_extn("pipelining"):
-            return self._pipelined(smtp, message, data, options, retry_allowed=retry_allowed)
+            return self._pipelined(smtp, message, data, options, rcpt_options, retry_allowed=retry_allowed)
         try:
             code, reply = smtp.mail(message.sender, options)
         except smtplib.SMTPServerDisconnected as exc:
@@ -252,7 +258,7 @@ class SMTPConnection:
             raise _Retry
         if code != 250:
             return self._abort(classify(code, reply, recipient_stage=False), code)
-        code, reply = smtp.rcpt(message.recipient)
+        code, reply = smtp.rcpt(message.recipient, rcpt_options)
         if code not in (250, 251):
             return self._abort(classify(code, reply, recipient_stage=True), code)
         smtp.putcmd("data")
@@ -292,8 +298,8 @@ class SMTPConnection:
             self.close()
         return classify(code, reply, recipient_stage=True)
 
-    def _pipelined(self, smtp: smtplib.SMTP, message: Outgoing, data: bytes, options: list[str], *,
-                   retry_allowed: bool) -> SendResult:
+    def _pipelined(self, smtp: smtplib.SMTP, message: Outgoing, data: bytes, options: list[str],
+                   rcpt_options: list[str], *, retry_allowed: bool) -> SendResult:
         """MAIL, RCPT and DATA in one write (RFC 2920), then every reply read and checked in order.
 
         Two round trips a message instead of four. A refused MAIL or RCPT is reported as it would
@@ -303,7 +309,7 @@ class SMTPConnection:
         encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
         sender, recipient = _envelope_address(message.sender), _envelope_address(message.recipient)
         commands = (f"MAIL FROM:{sender}{''.join(' ' + o for o in options)}\r\n"
-                    f"RCPT TO:{recipient}\r\nDATA\r\n").encode(encoding)
+                    f"RCPT TO:{recipient}{''.join(' ' + o for o in rcpt_options)}\r\nDATA\r\n").encode(encoding)
         try:
             smtp.send(commands)
             code, reply = smtp.getreply()
@@ -408,7 +414,7 @@ class SMTPMailer(BaseMailer):
             stall_limit=settings.smtp_stall_limit,
             connections=settings.smtp_connections,
             rate_limit=settings.smtp_rate_limit,
-            helo=settings.smtp_helo,
+            helo=helo_name(settings, _fqdn),
             cafile=settings.smtp_cafile,
         )
 

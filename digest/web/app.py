@@ -24,7 +24,7 @@ from ..errors import TokenError
 from ..render import Renderer
 from ..spool import Spool, spool_folder
 from ..tokens import signer_from_settings
-from . import readers, security, sessions, staff
+from . import readers, security, sessions, staff, webhooks
 from .deps import Pages, StaffDenied, neutral
 from .writes import SpoolApplier, WriteBusy
 
@@ -66,6 +66,7 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     app.include_router(staff.router)
     app.include_router(sessions.router)
     app.include_router(readers.router)
+    app.include_router(webhooks.router)
     if spool.pending():  # left by a process that stopped before applying them
         applier.kick()
     return app

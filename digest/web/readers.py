@@ -81,7 +81,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
     if not spool.pending():
         try:
             with request_write(request) as session:
-                changed = unsubscribe(session, subscriber_id, detail="one-click")
+                changed = unsubscribe(session, subscriber_id, detail="one-click", source="web")
                 session.commit()
             if changed:
                 log.info("subscriber %s unsubscribed via the web", subscriber_id)
