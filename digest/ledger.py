@@ -257,7 +257,7 @@ def mark_retry(session: Session, digest_id: int, owner: str, error: str, *, now:
 
 
 def mark_final(session: Session, digest_id: int, owner: str | None, state: str, reason: str, *,
-               now: datetime) -> bool:
+               now: datetime, backoff_seconds: int | None = None) -> bool:
     """Failed or skipped for good (or unknown, see mark_unknown), with the reason; False when `owner`
     (unless None) no longer holds the row."""
     begin_write(session)
@@ -270,6 +270,8 @@ def mark_final(session: Session, digest_id: int, owner: str | None, state: str, 
         row.skip_reason = reason[:1000]
     else:
         row.last_error = reason[:1000]
+    if backoff_seconds is not None:  # an unknown row's resend waits like a deferred row's retry
+        row.next_attempt_at = now + timedelta(seconds=backoff_seconds * 2 ** (max(row.attempts, 1) - 1))
     row.lease_owner = row.lease_expires_at = None
     row.updated_at = now
     session.add(row)
@@ -305,11 +307,13 @@ def release(session: Session, digest_ids: list[int], owner: str, *, now: datetim
 
 
 def _retry_due(now: datetime, max_attempts: int, resend_unknown: bool):
-    """Rows to try again now: deferred, past their backoff and with attempts left, or unknown and
-    not yet resent (when resent at all; the one resend does not depend on attempts left)."""
-    return sa.or_(sa.and_(Digest.state == LedgerState.DEFERRED, Digest.attempts < max_attempts,
-                          sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)),
-                  *([sa.and_(Digest.state == LedgerState.UNKNOWN, Digest.unknown_resends < 1)] if resend_unknown else []))
+    """Rows to try again now: deferred, past their backoff and with attempts left, or unknown, past
+    their backoff and not yet resent (when resent at all; the one resend does not depend on
+    attempts left)."""
+    due = sa.or_(Digest.next_attempt_at.is_(None), Digest.next_attempt_at <= now)
+    return sa.or_(sa.and_(Digest.state == LedgerState.DEFERRED, Digest.attempts < max_attempts, due),
+                  *([sa.and_(Digest.state == LedgerState.UNKNOWN, Digest.unknown_resends < 1, due)]
+                    if resend_unknown else []))
 
 
 def new_rows(session: Session, *, since: datetime) -> tuple[int, int]:
@@ -366,10 +370,13 @@ def expire_leases(session: Session, now: datetime, *, is_dead) -> int:
     return expired
 
 
-def mark_unknown(session: Session, digest_id: int, owner: str, detail: str, *, now: datetime) -> bool:
+def mark_unknown(session: Session, digest_id: int, owner: str, detail: str, *, now: datetime,
+                 backoff_seconds: int = 300) -> bool:
     """The whole message went out but no final reply came: `unknown`, as if its sender had died.
 
     Not `deferred`: the server may be delivering it, so it is resent once at most (when
-    `resend_unknown` is on, as claim() treats every unknown row) or left for an operator.
+    `resend_unknown` is on, as claim() treats every unknown row) or left for an operator. The
+    resend waits for `next_attempt_at`, set like a deferred row's backoff, so the same run does
+    not claim it again seconds later while the server may still be taking the first copy.
     """
-    return mark_final(session, digest_id, owner, LedgerState.UNKNOWN, detail, now=now)
+    return mark_final(session, digest_id, owner, LedgerState.UNKNOWN, detail, now=now, backoff_seconds=backoff_seconds)

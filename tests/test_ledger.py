@@ -177,11 +177,35 @@ def test_mark_unknown_by_the_holder_leaves_the_row_for_one_resend(engine, reader
     stored = row(engine, digest_id)
     assert (stored.state, stored.last_error, stored.lease_owner, stored.lease_expires_at, stored.updated_at) == (
         LedgerState.UNKNOWN, "d" * 1000, None, None, NOW + timedelta(seconds=5))
-    [again] = claim(engine, owner="w:2:b", now=NOW + timedelta(seconds=6))
+    due = stored.next_attempt_at
+    assert due == NOW + timedelta(seconds=5 + 300)  # the backoff of a first retry
+    [again] = claim(engine, owner="w:2:b", now=due)
     assert (again.previous_state, again.attempts, again.message_id) == (LedgerState.UNKNOWN, 2, first.message_id)
     with Session(engine) as session:
         assert ledger.mark_unknown(session, digest_id, "w:1:a", "late", now=NOW) is False
         assert ledger.mark_unknown(session, 10**9, "w:2:b", "missing", now=NOW) is False
+
+
+def test_an_unknown_row_is_not_claimed_again_before_its_next_attempt_at_like_a_deferred_one(engine, readers):
+    unknown, deferred = plan(engine, readers, {}, {})
+    claim(engine)
+    with Session(engine) as session:
+        assert ledger.mark_unknown(session, unknown, "w:1:a", "no final reply", now=NOW, backoff_seconds=120) is True
+    retry(engine, deferred, backoff_seconds=120)
+    stored = {i: row(engine, i) for i in (unknown, deferred)}
+    assert stored[unknown].next_attempt_at == stored[deferred].next_attempt_at == NOW + timedelta(seconds=120)
+    before = NOW + timedelta(seconds=119)
+    # Not in the same run (a claim at once), nor by id, nor counted as pending.
+    assert claim(engine, now=NOW) == []
+    assert claim(engine, now=before) == []
+    assert claim(engine, now=before, digest_ids=[unknown, deferred]) == []
+    with Session(engine) as session:
+        assert ledger.pending_count(session, before, MAX) == 0
+    assert row(engine, unknown).state == LedgerState.UNKNOWN
+    taken = claim(engine, owner="w:2:b", now=NOW + timedelta(seconds=120))
+    assert sorted((c.digest_id, c.previous_state) for c in taken) == sorted(
+        [(unknown, LedgerState.UNKNOWN), (deferred, LedgerState.DEFERRED)])
+    assert row(engine, unknown).unknown_resends == 1
 
 
 @pytest.mark.parametrize("plain_session", [False, True], ids=["sending-session", "plain-session"])

@@ -596,3 +596,46 @@ def test_every_capped_company_fills_once_no_other_article_is_left_out():
                 art(4, companies=("OpenAI",), significance=2, age=2)]
     result = pick(articles, reader(["xAI", "OpenAI"], max_articles=4), options=SelectionOptions(max_per_company=1))
     assert ids(result) == [1, 3, 2, 4]
+
+
+# -- a story whose head is longer than the reading budget ---------------------------------------
+
+
+def test_a_short_article_leads_its_story_when_the_better_head_is_longer_than_the_budget():
+    # 1 is better rated and heads the story {1, 2}, but only 2 fits one minute: 2 shows the story.
+    articles = [art(1, significance=3, minutes=2, related=[2]), art(2, minutes=1)]
+    result = pick(articles, reader(["xAI"], reading_budget=1))
+    assert ids(result) == [2]
+    assert [a.id for a in result.choices[0].connected] == [1]
+    assert (result.skip_reason, result.more_count) == (None, 0)
+
+
+def test_the_head_of_a_story_still_leads_it_when_it_fits():
+    articles = [art(1, significance=3, minutes=2, related=[2]), art(2, minutes=1)]
+    result = pick(articles, reader(["xAI"], reading_budget=2))
+    assert ids(result) == [1]
+    assert [a.id for a in result.choices[0].connected] == [2]
+
+
+def test_a_stand_in_counts_its_own_minutes_and_company_and_names_every_follow_of_its_story():
+    # 1 (Anthropic, 9 min) heads {1, 2}; 2 (xAI, 2 min) shows it. 3 (xAI, 2 min) has 1 minute left: out.
+    articles = [art(1, ("Anthropic",), significance=3, minutes=9, related=[2]), art(2, ("xAI",), minutes=2),
+                art(3, ("xAI",), minutes=2, age=2), art(4, ("OpenAI",), minutes=1, age=3)]
+    result = pick(articles, reader(["xAI", "Anthropic", "OpenAI"], reading_budget=3),
+                  options=SelectionOptions(max_per_company=1))
+    assert ids(result) == [2, 4]
+    first = result.choices[0]
+    assert first.reasons == ("You follow xAI",) and first.lead == "xAI"
+    assert set(first.matched) == {"xAI", "Anthropic"}
+    assert result.more_count == 1  # 3: xAI is at its cap of 1
+
+
+def test_a_stand_in_is_never_directly_related_to_another_choice():
+    # 1 (5 min) heads {1, 2}; 3 heads its own story but is related to 2. With 3 minutes, 2 shows the
+    # first story, so 3, related to it, stays out (two chosen articles are never directly related).
+    articles = [art(1, significance=3, minutes=5, related=[2]), art(2, significance=2, novelty=3, minutes=1),
+                art(3, significance=2, minutes=2, related=[2])]
+    result = pick(articles, reader(["xAI"], reading_budget=3))
+    assert ids(result) == [2]
+    assert [a.id for a in result.choices[0].connected] == [1]
+    assert result.more_count == 1

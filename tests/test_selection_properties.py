@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from digest.selection import Selection, SelectionOptions, join_names, prepare, select, window
@@ -270,10 +270,29 @@ def stories(articles, options):
 
 
 def any_story_fits(found, who, options) -> bool:
-    """Whether a story of these qualifying articles can be taken: a story is taken by its head's read
-    time, so a short article connected to a longer head does not make it fit (docs/selection.md)."""
-    ranked, heads, _ = stories(found, options)
-    return any(who.reading_budget is None or ranked[h].read_minutes <= who.reading_budget for h in heads)
+    """Whether a story of these qualifying articles can be taken: when its head is too long, a
+    member that fits shows the story instead (docs/selection.md), so any article that fits does."""
+    return any(who.reading_budget is None or a.read_minutes <= who.reading_budget for a in found)
+
+
+@FAST
+@given(worlds(), readers(), watermarks, options_st)
+@example([art(1, significance=3, minutes=2, related=[2]), art(2, minutes=1)], reader(["xAI"], reading_budget=1), None,
+         SelectionOptions())  # a 1-minute article under a 2-minute head, with a budget of 1 minute
+def test_if_any_qualifying_article_fits_the_budget_something_is_chosen_and_no_two_choices_are_related(
+        articles, who, mark, options):
+    start, end = window(END, mark, options)
+    result = select(articles, who, end=END, watermark=mark, options=options)
+    found = qualifying(articles, who, start, end)
+    if who.reading_budget and any(a.read_minutes <= who.reading_budget for a in found):
+        assert result.choices and result.skip_reason is None
+    chosen = {c.article.url for c in result.choices}
+    for c in result.choices:
+        assert not chosen & (set(c.article.related) - {c.article.url}), "two chosen articles are directly related"
+    linked = {(a.url, u) for a in articles for u in a.related} | {(u, a.url) for a in articles for u in a.related}
+    for c in result.choices:
+        for other in result.choices:
+            assert (c.article.url, other.article.url) not in linked
 
 
 def test_a_long_chain_of_related_articles_does_not_exhaust_the_stack_and_folds_one_hop_at_a_time():

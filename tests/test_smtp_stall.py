@@ -187,7 +187,28 @@ def test_a_digest_whose_final_reply_never_came_ends_unknown_in_the_ledger_not_de
         row = session.exec(select(Digest)).one()
     assert row.state == "unknown" and row.lease_owner is None
     assert "may have accepted it" in row.last_error
-    assert row.next_attempt_at is None  # no backoff retry was scheduled, as a deferral would
+    # Its one resend (when resend_unknown is on) waits like a deferred row's first retry.
+    assert row.next_attempt_at == SLOT + timedelta(minutes=5, seconds=300)
+
+
+def test_a_digest_whose_final_reply_never_came_is_not_resent_in_the_same_run(engine, settings, tmp_path):
+    # resend_unknown on: the send loop claims until nothing is due; the unknown row is not due
+    # again before its next_attempt_at, so the server hears the message once in this run.
+    load_articles(engine, tmp_path, [make_article(i) for i in range(3)])
+    add_people(engine, [{"email": "ana@example.com", "name": "Ana", "companies": ["xAI"]}])
+    log = SinkLog()
+    as_of = SLOT + timedelta(minutes=5)
+    with ThreadedSink(stalling(log, b".")) as sink:
+        settings = settings.replace(mailer="smtp", smtp_host="127.0.0.1", smtp_port=sink.port, smtp_timeout=TIMEOUT,
+                                    smtp_data_timeout=TIMEOUT, resend_unknown=True,
+                                    from_address="AMW Digest <digest@amw.example>")
+        counts = Pipeline(engine, settings).send_due(get_mailer("smtp", settings), as_of)
+    assert log.heard[b"."] == 1
+    assert (counts.due, counts.sent, counts.deferred, counts.failed) == (1, 0, 1, 0)
+    with Session(engine) as session:
+        row = session.exec(select(Digest)).one()
+    assert (row.state, row.unknown_resends, row.attempts) == ("unknown", 0, 1)
+    assert row.next_attempt_at == as_of + timedelta(seconds=300)
 
 
 def test_a_send_whose_every_connection_stalls_ends_and_leaves_the_rest_planned_for_the_next_run(

@@ -21,28 +21,55 @@ def join_names(names: Sequence[str]) -> str:
 
 
 class _Picks:
-    """What one reader's selection has taken so far: the picks, each company's count, the minutes used."""
+    """What one reader's selection has taken so far: the picks (story heads), each company's count,
+    the minutes used, and the article shown for a story whose head did not fit the budget."""
 
-    __slots__ = ("cap", "budget", "primary", "minutes", "picks", "taken", "per_company", "used")
+    __slots__ = ("cap", "budget", "primary", "minutes", "nbr_mask", "picks", "taken", "per_company", "used",
+                 "leads", "shown", "near_leads")
 
-    def __init__(self, cap: int, budget: int | None, primary, minutes):
-        self.cap, self.budget, self.primary, self.minutes = cap, budget, primary, minutes
+    def __init__(self, cap: int, budget: int | None, primary, minutes, nbr_mask):
+        self.cap, self.budget, self.primary, self.minutes, self.nbr_mask = cap, budget, primary, minutes, nbr_mask
         self.picks: list[int] = []
         self.taken: set[int] = set()
         self.per_company: dict[str, int] = {}
         self.used = 0
+        self.leads: dict[int, int] = {}  # story head -> the member shown instead (the head did not fit)
+        self.shown = 0  # bitset of the articles shown as choices
+        self.near_leads = 0  # bitset of the articles related to a member shown instead of its head
 
     def eligible(self, r: int) -> bool:
         if r in self.taken or (self.budget is not None and self.used + self.minutes[r] > self.budget):
             return False
+        if self.near_leads and (self.near_leads >> r) & 1:
+            return False  # directly related to a chosen article
         p = self.primary[r]
         return p is None or self.per_company.get(p, 0) < self.cap
 
-    def take(self, r: int) -> None:
+    def head_too_long(self, head: int) -> bool:
+        """Whether a story not yet taken may be shown by a shorter member: its head no longer fits."""
+        return (self.budget is not None and head not in self.taken
+                and self.used + self.minutes[head] > self.budget)
+
+    def can_lead(self, m: int, capped: bool = False) -> bool:
+        """Whether a member may be shown in place of its story's head (which is too long): it fits,
+        is related to no chosen article and, unless the cap has given way, its company is below it."""
+        if self.used + self.minutes[m] > self.budget or self.nbr_mask[m] & self.shown:
+            return False
+        p = self.primary[m]
+        return capped or p is None or self.per_company.get(p, 0) < self.cap
+
+    def take(self, r: int, lead: int | None = None) -> None:
+        """Take the story headed by r, shown by r or, when r is too long, by its member `lead`."""
         self.picks.append(r)
         self.taken.add(r)
-        self.used += self.minutes[r]
-        p = self.primary[r]
+        if lead is None:
+            lead = r
+        else:
+            self.leads[r] = lead
+            self.near_leads |= self.nbr_mask[lead]
+        self.shown |= 1 << lead
+        self.used += self.minutes[lead]
+        p = self.primary[lead]
         if p is not None:
             self.per_company[p] = self.per_company.get(p, 0) + 1
 
@@ -135,7 +162,7 @@ class _ReaderPass:
     def run(self, start: datetime, end: datetime) -> Selection:
         sel, reader, q = self.sel, self.reader, self.q
         budget = reader.reading_budget if reader.reading_budget and reader.reading_budget > 0 else None
-        state = _Picks(sel.options.max_per_company, budget, sel._primary, sel._minutes)
+        state = _Picks(sel.options.max_per_company, budget, sel._primary, sel._minutes, sel._nbr_mask)
         limit = reader.max_articles
         self._cover(state, limit)
         self._fill(state, limit)
@@ -144,8 +171,13 @@ class _ReaderPass:
             unit = "minute" if budget == 1 else "minutes"
             reason = f"no article about what you follow fits your reading budget of {budget} {unit}"
             return Selection((), start, end, q.bit_count(), reason)
-        picks.sort()
-        choices = tuple(self.choice(r) for r in picks)
+        leads = state.leads
+        if leads:
+            picks.sort(key=lambda h: leads.get(h, h))
+            choices = tuple(self.choice(r, leads.get(r)) for r in picks)
+        else:
+            picks.sort()
+            choices = tuple(self.choice(r) for r in picks)
         shown = len(picks) + sum(len(c.connected) for c in choices)
         left = q.bit_count() - shown
         taken = state.taken
@@ -180,7 +212,7 @@ class _ReaderPass:
                 r = lst[pos]
                 if (q >> r) & 1:
                     h = self.story_of(r)
-                    if eligible(h):
+                    if eligible(h) or self.stand_in(state, h) is not None:
                         return (h, i, pos)
                 pos += 1
             return None
@@ -193,12 +225,13 @@ class _ReaderPass:
             h, i, pos = heapq.heappop(heap)
             if follow_keys[i] in covered:
                 continue
-            if not eligible(h):
+            lead = None if eligible(h) else self.stand_in(state, h)
+            if lead is None and not eligible(h):
                 nxt = candidate(i, pos + 1)
                 if nxt is not None:
                     heapq.heappush(heap, nxt)
                 continue
-            state.take(h)
+            state.take(h, lead)
             covered |= self.story_keys(h)
 
     def _fill(self, state: _Picks, limit: int) -> None:
@@ -220,9 +253,21 @@ class _ReaderPass:
             low = rest & -rest
             rest ^= low
             r = low.bit_length() - 1
-            if r in taken or not self.is_head(r):
+            if r in taken:
                 continue
-            state.take(r)
+            if self.is_head(r):
+                if state.near_leads and (state.near_leads >> r) & 1:
+                    continue
+                state.take(r)
+            else:
+                # A member that fits leads its story when the story's head does not; walking by
+                # rating, the first such member met is the story's best one.
+                if budget is None:
+                    continue
+                h = self.story_of(r)
+                if not state.head_too_long(h) or not state.can_lead(r):
+                    continue
+                state.take(h, r)
             p = primary[r]
             if p is not None and per_company[p] >= cap:
                 rest &= ~primary_mask[p]
@@ -240,8 +285,25 @@ class _ReaderPass:
                 low = rest & -rest
                 rest ^= low
                 r = low.bit_length() - 1
-                if r not in taken and self.is_head(r) and (budget is None or state.used + minutes[r] <= budget):
-                    state.take(r)
+                if r in taken:
+                    continue
+                if self.is_head(r):
+                    if (budget is None or state.used + minutes[r] <= budget) and not (state.near_leads >> r) & 1:
+                        state.take(r)
+                elif budget is not None:
+                    h = self.story_of(r)
+                    if state.head_too_long(h) and state.can_lead(r, capped=True):
+                        state.take(h, r)
+
+    def stand_in(self, state: _Picks, head: int) -> int | None:
+        """The best member that can be shown in place of a story's head that no longer fits the
+        reading budget, or None (the head fits, or no member can lead)."""
+        if not state.head_too_long(head):
+            return None
+        for m in self.members(head):  # best first
+            if state.can_lead(m):
+                return m
+        return None
 
     def reasons(self, r: int) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
         """(the one reason sentence, the followed company the card leads with or "", the names of
@@ -276,9 +338,9 @@ class _ReaderPass:
         sel._reasons[cache_key] = found
         return found
 
-    def matched(self, head: int, own: tuple[str, ...]) -> tuple[str, ...]:
-        """The names of the follows the story matched: the head's (`own`) first, in match-key order."""
-        members = self.members(head)
+    def matched(self, members: tuple[int, ...], own: tuple[str, ...]) -> tuple[str, ...]:
+        """The names of the follows the story matched: the shown article's (`own`) first, then its
+        other articles', in match-key order."""
         if not members:
             return own
         follows, keys_of = self.follows, self.sel._keys_of
@@ -287,10 +349,15 @@ class _ReaderPass:
             out.extend(follows[k] for k in keys_of[n] if k in follows)
         return tuple(dict.fromkeys(out))
 
-    def choice(self, head: int) -> Choice:
+    def choice(self, head: int, lead: int | None = None) -> Choice:
+        """The story headed by `head`, shown by `lead` (a shorter member) when given, the head then
+        listed among the connected articles."""
         sel = self.sel
         arts = sel.articles
         members = self.members(head)
+        if lead is not None:
+            members = tuple(x for x in (head, *members) if x != lead)
+            head = lead
         received, nbr_mask = self.received_mask, sel._nbr_mask
         # An earlier part of the story reached the reader if a received article is related to any
         # article of this story; the received mask covers ids and urls inside the candidates, the
@@ -310,6 +377,6 @@ class _ReaderPass:
         if not updates and urls:
             updates = next((u for x in (head, *members) for u in arts[x].related if u in urls), "")
         is_update = bool(updates)
-        reasons, lead, own = self.reasons(head)
-        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead, self.matched(head, own),
+        reasons, lead_name, own = self.reasons(head)
+        return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead_name, self.matched(members, own),
                       updates)
