@@ -81,10 +81,13 @@ def check_issue(town, mail, address: str, follows: set[str], daily: bool) -> lis
     text = " ".join(mail.text.split())
     shown = titles_in(mail.html)
     intro = intro_of(mail.text)
-    count = int(re.match(r"(\d+) stor(?:y|ies) (today|this week)", intro).group(1))
+    said = re.match(r"(\d+) stor(?:y|ies) (today|this week|since your last digest)", intro)
+    count = int(said.group(1))
     assert count == len(shown) == len(re.findall(r"(?m)^\d+\. ", mail.text)), intro
-    now, other = ("today", "this week") if daily else ("this week", "today")
-    assert now in intro and other not in mail.text + mail.plain_html
+    # A daily issue covering more than one day (none went out the day before) does not say "today".
+    one_day = "–" not in mail.text.replace("\r\n", "\n").split("\n")[1]
+    now, other = (("today" if one_day else "since your last digest"), "this week") if daily else ("this week", "today")
+    assert said.group(2) == now and other not in mail.text + mail.plain_html
     # Every name in the intro has a story in this issue (one whose reason names it).
     names = re.search(r" on (.+), ranked by", intro).group(1)
     reasons = re.findall(r"Why you're seeing this: (You follow .+?)(?= How this| More on| Less of|-{10}| Tune|$)", text)
