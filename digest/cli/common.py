@@ -14,7 +14,8 @@ from sqlalchemy.exc import OperationalError
 
 from subscribers.follows import UnknownName
 
-from ..config import Settings, load_settings
+from .. import logs
+from ..config import Settings, load_settings, secret_keys
 from ..db import check_ready, database_error, make_engine
 from ..errors import ConfigError, DigestError, NotFound
 from ..mailers import get_mailer
@@ -133,10 +134,13 @@ def main(ctx: click.Context, verbose: int) -> None:
 
     Settings come from DIGEST_* environment variables (or digest.toml); see the README.
     """
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.WARNING - 10 * min(verbose, 2)
     try:
         ctx.obj = App(load_settings())
     except ConfigError as exc:
         # Raised when the command first reads its settings, where its --json is known.
         ctx.obj = App(None, exc)
+    settings = ctx.obj._settings
+    json_logs = settings is not None and settings.log_format == "json"
+    # JSON lines mark addresses with an HMAC under the signing key (docs/operations.md).
+    logs.configure(level, "json" if json_logs else "text", secret_keys(settings)[0].encode() if json_logs else b"")
