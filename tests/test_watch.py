@@ -29,8 +29,12 @@ from digest.pipeline import Pipeline
 from digest.types import Outcome, SendResult
 from digest.web.app import create_app
 from tests.conftest import ROOT
+from digest.executors import enqueue_due
 from tests.pipeline_helpers import SLOT, add_people, load_articles, make_article
+from tests.smtp_helpers import SMTPServer
+from tests.test_workers import ledger, pg_url, settings_for, start_worker, worker_env  # noqa: F401 (pg_url: a fixture)
 from tests.web_helpers import free_port, local_client
+from tests.worker_helpers import AS_OF, build_world
 
 UTC = timezone.utc
 
@@ -232,3 +236,35 @@ def test_digest_scheduler_serves_metrics_on_its_port(sqlite_url, tmp_path):
     assert total(found, "digest_render_seconds_count") == ledger["sent"]
     with pytest.raises(httpx.TransportError):  # stopped with the process
         httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+@pytest.mark.postgres
+def test_a_worker_of_two_processes_serves_their_metrics_added_up(pg_url):
+    engine = make_engine(pg_url)
+    build_world(engine, subscribers=30)
+    assert enqueue_due(Pipeline(engine, settings_for(pg_url, worker_batch=3)), AS_OF)["enqueued"] == 30
+    port = free_port()
+    with SMTPServer() as server:
+        env = {k: v for k, v in worker_env(pg_url, server.port, DIGEST_METRICS_PORT=str(port)).items()
+               if k != "PROMETHEUS_MULTIPROC_DIR"}
+        worker = start_worker(env, "--processes", "2")
+        try:
+            found, deadline = {}, time.monotonic() + 120
+            while time.monotonic() < deadline and total(found, "digest_digests_total", state="sent") < 30:
+                try:
+                    found = samples(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            worker.terminate()
+            _out, err = worker.communicate(timeout=60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        assert worker.returncode == 0, err[-2000:]
+    states = [row.state for row in ledger(pg_url)]
+    engine.dispose()
+    assert states.count("sent") == 30
+    assert total(found, "digest_digests_total", state="sent") == 30
+    assert total(found, "digest_send_seconds_count") == 30 == total(found, "digest_render_seconds_count")
+    assert found[("digest_ledger_digests", ("state", "sent"))] == 30
