@@ -16,6 +16,8 @@ import logging
 import re
 from datetime import datetime, timezone
 
+from .config import Settings, secret_keys
+
 # Loose on purpose: anything with a local part, an "@" and a dotted (or bracketed) domain.
 ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:@]+@(?:[^\s<>()\[\]\"',;:@.]+\.)+[^\s<>()\[\]\"',;:@.]+|"
                      r"[^\s<>()\[\]\"',;:@]+@\[[0-9A-Fa-f:.]+\]")
@@ -52,10 +54,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure(level: int, log_format: str = "text", key: bytes = b"") -> None:
-    """Set up the root logger on stderr: text lines, or JSON lines keyed with `key`."""
+def json_key(settings: Settings | None) -> bytes | None:
+    """The key of the address marks when `settings` ask for JSON lines, else None (text lines)."""
+    if settings is None or settings.log_format != "json":
+        return None
+    return secret_keys(settings)[0].encode("utf-8")
+
+
+def configure(level: int, key: bytes | None = None) -> None:
+    """Set up the root logger on stderr: text lines, or JSON lines when given the key (json_key)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter(key) if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter(key) if key is not None else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -204,6 +204,34 @@ def test_the_cli_logs_json_lines_without_the_addresses_a_server_quoted(sqlite_ur
     assert text.returncode == 2 and "DIGEST_LOG_FORMAT" in text.stderr
 
 
+def test_digest_serve_logs_json_lines_too(sqlite_url, tmp_path):
+    port = free_port()
+    env = command_env(sqlite_url, tmp_path, DIGEST_LOG_FORMAT="json")
+    server = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).text == "ready"
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    # uvicorn writes its access log to stdout, the rest to stderr.
+    entries = [json.loads(line) for line in (out + err).splitlines() if line.startswith("{")]
+    assert any("GET /readyz" in e["message"] and e["logger"] == "uvicorn.access" for e in entries), err
+    assert any(e["logger"] == "uvicorn.error" for e in entries)
+    # Only the command's own notice ("serving on ...") is not a log line.
+    assert [line for line in (out + err).splitlines() if not line.startswith("{")] == \
+        [line for line in err.splitlines() if line.startswith("serving on")]
+
+
 def test_digest_scheduler_serves_metrics_on_its_port(sqlite_url, tmp_path):
     engine = make_engine(sqlite_url)
     due_now(engine, tmp_path, 4)

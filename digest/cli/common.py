@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from subscribers.follows import UnknownName
 
 from .. import logs
-from ..config import Settings, load_settings, secret_keys
+from ..config import Settings, load_settings
 from ..db import check_ready, database_error, make_engine
 from ..errors import ConfigError, DigestError, NotFound
 from ..mailers import get_mailer
@@ -140,7 +140,5 @@ def main(ctx: click.Context, verbose: int) -> None:
     except ConfigError as exc:
         # Raised when the command first reads its settings, where its --json is known.
         ctx.obj = App(None, exc)
-    settings = ctx.obj._settings
-    json_logs = settings is not None and settings.log_format == "json"
-    # JSON lines mark addresses with an HMAC under the signing key (docs/operations.md).
-    logs.configure(level, "json" if json_logs else "text", secret_keys(settings)[0].encode() if json_logs else b"")
+    # DIGEST_LOG_FORMAT=json: JSON lines, addresses marked with an HMAC under the signing key.
+    logs.configure(level, logs.json_key(ctx.obj._settings))
