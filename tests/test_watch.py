@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -296,3 +297,15 @@ def test_a_worker_of_two_processes_serves_their_metrics_added_up(pg_url):
     assert total(found, "digest_digests_total", state="sent") == 30
     assert total(found, "digest_send_seconds_count") == 30 == total(found, "digest_render_seconds_count")
     assert found[("digest_ledger_digests", ("state", "sent"))] == 30
+
+
+def test_a_metrics_port_already_taken_is_a_configuration_error(sqlite_url, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = command_env(sqlite_url, tmp_path, DIGEST_MAILER="file", DIGEST_METRICS_PORT=str(port))
+        proc = subprocess.run([sys.executable, "-m", "digest", "scheduler"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"DIGEST_METRICS_PORT {port}: cannot listen on 127.0.0.1:{port}" in proc.stderr
