@@ -93,6 +93,8 @@ class Settings:
     webhook_password: str | None = None
     soft_bounce_limit: int = 3
     soft_bounce_days: int = 30
+    metrics_port: int | None = None
+    log_format: str = "text"
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -338,6 +340,8 @@ RULES = {
     "webhook_password": _single_line,
     "soft_bounce_limit": _at_least(1, 1000, "a whole number of soft bounces"),
     "soft_bounce_days": _at_least(1, 3650, "a whole number of days"),
+    "metrics_port": _at_least(1, 65535, "a port"),
+    "log_format": _choice("text", "json"),
 }
 
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from . import metrics
 from .db import autocommit_connection, begin_write
 from .message import make_message_id
 from .models import Digest, DigestItem, stored_utc, utcnow
@@ -187,8 +188,11 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
     if auto is not None:
         # PostgreSQL: the guarded state change and the items in one statement, which commits itself.
         ids, kinds = _items(article_ids, overflow_ids)
-        return auto.execute(_MARK_SENT, {"m_id": digest_id, "m_owner": owner, "m_now": now, "m_sid": subscriber_id,
+        done = auto.execute(_MARK_SENT, {"m_id": digest_id, "m_owner": owner, "m_now": now, "m_sid": subscriber_id,
                                          "m_articles": ids, "m_kinds": kinds}).scalar() == 1
+        if done:
+            metrics.recorded(LedgerState.SENT)
+        return done
     table = Digest.__table__
     # Straight on the connection: the ORM's execution path costs more than the statements.
     conn = session.connection()
@@ -206,6 +210,7 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
              "kind": kind}
             for position, (article_id, kind) in enumerate(zip(ids, kinds))])
     session.commit()
+    metrics.recorded(LedgerState.SENT)
     return True
 
 
@@ -253,6 +258,7 @@ def mark_retry(session: Session, digest_id: int, owner: str, error: str, *, now:
         row.next_attempt_at = now + timedelta(seconds=backoff_seconds * 2 ** (row.attempts - 1))
     session.add(row)
     session.commit()
+    metrics.recorded(row.state, "attempts used up" if row.state == LedgerState.FAILED else "retry")
     return row.state
 
 
@@ -276,6 +282,7 @@ def mark_final(session: Session, digest_id: int, owner: str | None, state: str, 
     row.updated_at = now
     session.add(row)
     session.commit()
+    metrics.recorded(state, reason)
     return True
 
 

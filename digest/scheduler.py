@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Callable
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import metrics
 from .config import Settings
 from .errors import ConfigError
 
@@ -71,7 +73,7 @@ class DueScheduler:
             # Checked under the lock: once run() holds it after a stop, no new pass can begin.
             if self._stop.is_set():
                 return
-            as_of = self.clock()
+            as_of, started = self.clock(), time.time()
             try:
                 result = self.due_pass(self.stopping, as_of)
             except ConfigError as exc:
@@ -82,6 +84,7 @@ class DueScheduler:
                 log.exception("due pass as of %s failed", as_of.isoformat())
                 return
             self.passes += 1
+            metrics.due_pass_done(started, time.time() - started)
             log.info("due pass as of %s: %s", as_of.isoformat(), result)
             if self.on_result:
                 self.on_result({"as_of": as_of.isoformat(), **result})

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from subscribers.follows import UnknownName
 
+from .. import logs
 from ..config import Settings, load_settings
 from ..db import check_ready, database_error, make_engine
 from ..errors import ConfigError, DigestError, NotFound
@@ -133,10 +134,11 @@ def main(ctx: click.Context, verbose: int) -> None:
 
     Settings come from DIGEST_* environment variables (or digest.toml); see the README.
     """
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    level = logging.WARNING - 10 * min(verbose, 2)
     try:
         ctx.obj = App(load_settings())
     except ConfigError as exc:
         # Raised when the command first reads its settings, where its --json is known.
         ctx.obj = App(None, exc)
+    # DIGEST_LOG_FORMAT=json: JSON lines, addresses marked with an HMAC under the signing key.
+    logs.configure(level, logs.json_key(ctx.obj._settings))

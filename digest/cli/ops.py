@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 
 import click
 
+from .. import metrics
 from ..executors import WorkerOptions, due_pass, run_worker
 from ..scheduler import DueScheduler, interval_from_settings
+from ..errors import ConfigError
 from .common import App, emit, handle_errors, json_option, main, parse_time
 
 
@@ -57,6 +61,7 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
         return
     click.echo(f"scheduler: a due pass every {every} s ({options.executor} executor); stop with SIGTERM or Ctrl-C",
                err=True)
+    _serve_metrics(app)
     DueScheduler(run, interval=every, misfire_grace=max(grace, 1), on_result=report).run()
 
 
@@ -79,19 +84,51 @@ def worker(app: App, processes: int | None, concurrency: int | None, burst: bool
     """
     options = _options(app, processes=processes, concurrency=concurrency)
     if options.processes > 1:
-        sys.exit(_supervise(options.processes, concurrency, burst, mailer_name))
+        sys.exit(_supervise(app, options.processes, concurrency, burst, mailer_name))
+    _serve_metrics(app)
     run_worker(app.pipeline(), lambda: app.mailer(mailer_name), options, wait=not burst,
                name=f"worker-{os.getpid()}")
 
 
-def _supervise(count: int, concurrency: int | None, burst: bool, mailer_name: str | None) -> int:
-    """Start `count` single-process workers and pass SIGTERM/SIGINT on to them; exit with the worst code."""
+def _serve_metrics(app: App) -> None:
+    """/metrics on 127.0.0.1:DIGEST_METRICS_PORT for as long as this process runs (when set)."""
+    port = app.settings.metrics_port
+    if port:
+        try:
+            metrics.serve(port, app.engine(), app.settings)
+        except OSError as exc:
+            raise ConfigError(f"DIGEST_METRICS_PORT {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                              "choose a free port") from None
+        click.echo(f"metrics: http://127.0.0.1:{port}/metrics", err=True)
+
+
+def _supervise(app: App, count: int, concurrency: int | None, burst: bool, mailer_name: str | None) -> int:
+    """Start `count` single-process workers and pass SIGTERM/SIGINT on to them; exit with the worst code.
+
+    With DIGEST_METRICS_PORT, this process serves the children's metrics added up (prometheus_client's
+    multiprocess mode, in PROMETHEUS_MULTIPROC_DIR or a fresh temporary folder); the children serve none.
+    """
+    env, own_dir = dict(os.environ), None
+    if app.settings.metrics_port:
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            own_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = env["PROMETHEUS_MULTIPROC_DIR"] = \
+                tempfile.mkdtemp(prefix="digest-metrics-")
+        env.pop("DIGEST_METRICS_PORT", None)
+        _serve_metrics(app)
+    try:
+        return _run_children(count, concurrency, burst, mailer_name, env)
+    finally:
+        if own_dir:
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
+def _run_children(count: int, concurrency: int | None, burst: bool, mailer_name: str | None, env: dict) -> int:
     args = [sys.executable, "-m", "digest", "worker", "--processes", "1"]
     args += ["--concurrency", str(concurrency)] if concurrency else []
     args += ["--burst"] if burst else []
     args += ["--mailer", mailer_name] if mailer_name else []
     # Own sessions: a Ctrl-C on the terminal reaches only this process, which passes it on once.
-    children = [subprocess.Popen(args, start_new_session=True) for _ in range(count)]
+    children = [subprocess.Popen(args, start_new_session=True, env=env) for _ in range(count)]
 
     def forward(signum, _frame):
         for child in children:

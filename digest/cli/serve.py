@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from .. import logs
 from ..db import current_revision
 from .common import EXIT_USAGE, App, fail, handle_errors, main
 
@@ -46,4 +47,4 @@ def serve(app: App, host: str, port: int) -> None:
     # proxy_headers=False: the app decides what a forwarded request may do (see digest.web.security);
     # uvicorn must not rewrite the client address from headers anyone can send.
     uvicorn.run(create_app(settings, app.engine()), host=host, port=port, proxy_headers=False,
-                server_header=False, log_config=uvicorn_log_config())
+                server_header=False, log_config=uvicorn_log_config(logs.json_key(settings)))

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import metrics
 from ..errors import ConfigError
 from ..types import Outcome, Outgoing, SendResult
 
@@ -110,6 +111,7 @@ class BaseMailer:
                 self.close()
 
     def _guarded(self, lane: Lane, message: Outgoing) -> SendResult:
+        started = time.monotonic()
         try:
             result = lane(message)
         except ConfigError:
@@ -123,6 +125,7 @@ class BaseMailer:
         if not result.accepted:
             # DEBUG: the pipeline writes the one operator-facing line per failure.
             log.debug("send %s to %s: %s %s", message.key, message.recipient, result.status, result.detail)
+        metrics.sent(result, time.monotonic() - started)
         return result
 
     def _pacer(self) -> Callable[[], None]:

@@ -12,6 +12,7 @@ from typing import Callable
 
 import jinja2
 
+from .. import metrics
 from ..types import Issue, Links, Rendered
 from . import view
 from .compiler import (
@@ -86,6 +87,7 @@ class Renderer:
         return view.prepare(issue, links, now=now, company_url=self.company_url, postal_address=self.postal_address,
                             base_url=self.base_url, lang=self.lang, direction=self.direction)
 
+    @metrics.RENDER_SECONDS.time()
     def render(self, issue: Issue, links: Links, *, now: datetime | None = None) -> Rendered:
         """Per subscriber: Jinja over the precompiled HTML and the text template, nothing else."""
         if self._compiled is None:

@@ -18,13 +18,14 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from .. import metrics
 from ..config import Settings
 from ..db import make_engine
 from ..errors import TokenError
 from ..render import Renderer
 from ..spool import Spool, spool_folder
 from ..tokens import signer_from_settings
-from . import readers, security, sessions, staff, webhooks
+from . import ops, readers, security, sessions, staff, webhooks
 from .deps import Pages, StaffDenied, neutral
 from .writes import SpoolApplier, WriteBusy
 
@@ -62,11 +63,13 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
                               postal_address=settings.postal_address, base_url=settings.base_url)
     state.pages, state.csrf = Pages(TEMPLATES), security.Csrf()
     state.spool, state.spool_applier = spool, applier
+    state.metrics = metrics.registry(engine, settings)
     _plumbing(app)
     app.include_router(staff.router)
     app.include_router(sessions.router)
     app.include_router(readers.router)
     app.include_router(webhooks.router)
+    app.include_router(ops.router)
     if spool.pending():  # left by a process that stopped before applying them
         applier.kick()
     return app
@@ -127,12 +130,6 @@ def _plumbing(app: FastAPI) -> None:
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():
         return Response(status_code=204)
-
-    @app.get("/healthz", response_class=PlainTextResponse, summary="Liveness and database check")
-    def healthz():
-        with app.state.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        return "ok"
 
 
 def _slash_twin(request: Request) -> Response | None:

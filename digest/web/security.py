@@ -171,11 +171,15 @@ class RedactAccessLog(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict:
-    """uvicorn's default logging config with the redacting filter on the access log."""
+def uvicorn_log_config(json_key: bytes | None = None) -> dict:
+    """uvicorn's default logging config with the redacting filter on the access log; with a key
+    (DIGEST_LOG_FORMAT=json, digest.logs.json_key), JSON lines like every other command's."""
     from uvicorn.config import LOGGING_CONFIG  # uvicorn: only `digest serve` loads the server
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact"] = {"()": "digest.web.security.RedactAccessLog"}
     config["handlers"]["access"]["filters"] = ["redact"]
+    if json_key is not None:
+        for name in ("default", "access"):
+            config["formatters"][name] = {"()": "digest.logs.JsonFormatter", "key": json_key}
     return config
