@@ -93,6 +93,14 @@ class Settings:
     webhook_password: str | None = None
     soft_bounce_limit: int = 3
     soft_bounce_days: int = 30
+    mailbox_host: str | None = None
+    mailbox_port: int | None = None
+    mailbox_security: str = "ssl"
+    mailbox_username: str | None = None
+    mailbox_password: str | None = None
+    mailbox_folder: str = "INBOX"
+    mailbox_done_folder: str = "Processed"
+    mailbox_timeout: float = 30.0
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -338,6 +346,14 @@ RULES = {
     "webhook_password": _single_line,
     "soft_bounce_limit": _at_least(1, 1000, "a whole number of soft bounces"),
     "soft_bounce_days": _at_least(1, 3650, "a whole number of days"),
+    "mailbox_host": _token,
+    "mailbox_port": _at_least(1, 65535, "a port"),
+    "mailbox_security": _choice("none", "starttls", "ssl"),
+    "mailbox_username": _single_line,
+    "mailbox_password": _single_line,
+    "mailbox_folder": _single_line,
+    "mailbox_done_folder": _single_line,
+    "mailbox_timeout": _SECONDS,
 }
 
 
