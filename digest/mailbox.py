@@ -21,9 +21,11 @@ import re
 import ssl
 from dataclasses import dataclass, field
 from email.message import Message
+from email.utils import parseaddr
 
 from sqlmodel import Session
 
+from .addresses import normalize_email
 from .bounces import COMPLAINT, HARD, IGNORED, SOFT, UNSUBSCRIBE, Policy, Report, apply_once
 from .envelope import digest_id_of, subscriber_of_mailto
 from .errors import ConfigError, DeliveryError, InputError, TokenError
@@ -100,11 +102,13 @@ def _status_groups(msg: Message) -> list[Message]:
 
 
 def _address_of(field_value: str | None) -> str | None:
-    """`rfc822; reader@example.com` -> the address."""
+    """`rfc822; reader@example.com` -> the address; InputError for something that is not one."""
     if not field_value:
         return None
     value = str(field_value).partition(";")[2] or str(field_value)
     value = value.strip().strip("<>").strip()
+    if value:
+        normalize_email(value)
     return value or None
 
 
@@ -182,7 +186,7 @@ class Reader:
                 email.message_from_string(payload) if isinstance(payload, str) else None
         original = _attached_original(msg)
         address = self._email_of_row(row) or (group and _address_of(group.get("Original-Rcpt-To"))) \
-            or (original and _address_of(str(original.get("To") or "")))
+            or (original and _address_of(parseaddr(str(original.get("To") or ""))[1]))
         if not address:
             return Finding(UNKNOWN, why="a complaint that names no reader")
         feedback = str(group.get("Feedback-Type") or "abuse").strip() if group is not None else "abuse"
@@ -252,6 +256,10 @@ def connect(settings) -> imaplib.IMAP4:
             if security == "starttls":
                 client.starttls(ssl.create_default_context())
         client.login(settings.mailbox_username, settings.mailbox_password)
+        # The greeting's capabilities are the pre-login ones; MOVE and UIDPLUS show up after login.
+        status, data = client.capability()
+        if status == "OK" and data and data[-1]:
+            client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
     except imaplib.IMAP4.error as exc:
         raise DeliveryError(f"the IMAP server {settings.mailbox_host}:{port} refused: {exc}; check "
                             "DIGEST_MAILBOX_USERNAME and DIGEST_MAILBOX_PASSWORD") from None

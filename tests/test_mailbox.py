@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from digest.config import Settings
 from digest.envelope import Envelope
+from digest.mailbox import connect, poll
 from digest.models import DeliveryEvent, Digest, Subscriber, Suppression
 from digest.tokens import signer_from_settings
 from tests.imap_server import imap_server  # noqa: F401 (the fixture)
@@ -179,6 +180,11 @@ def test_a_poll_applies_each_report_once_and_moves_what_it_read(world, engine):
                                 FAY: "unsubscribed", GUS: "active"}
     assert suppressions(engine) == {ANA: ("bounced", "dsn", "5.1.1"), CY: ("bounced", "dsn", "5.1.1"),
                                     DI: ("complained", "arf", "abuse"), FAY: ("unsubscribed", "mailto", None)}
+    rows = world["rows"]
+    with Session(engine) as session:  # each report names its row: VERP, ENVID, the attached original
+        named = {(e.email_key, e.kind, e.digest_id) for e in session.exec(select(DeliveryEvent))}
+    assert named == {(ANA, "hard_bounce", rows[ANA]), (BO, "soft_bounce", rows[BO]), (CY, "hard_bounce", rows[CY]),
+                     (DI, "complaint", rows[DI]), (FAY, "unsubscribe", None)}
     imap = world["imap"]
     assert imap.count("Processed") == 7 and imap.count() == 1  # the forged unsubscribe stays for staff
 
@@ -208,6 +214,49 @@ def test_a_bounce_with_a_forged_token_changes_nothing(world, engine):
                                    "Message-ID": "<forged@legacy.example>"}, "550 5.1.1 mailbox unavailable\n"))
     assert world["poll"]()["unknown"] == 1
     assert set(statuses(engine).values()) == {"active"} and suppressions(engine) == {}
+
+
+class DiesOnMove:
+    """An IMAP client that dies at its first MOVE: the poll was killed after a commit, before the move."""
+
+    def __init__(self, client):
+        self.client, self.died = client, False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def uid(self, command, *args):
+        if command == "MOVE" and not self.died:
+            self.died = True
+            raise ConnectionResetError("killed mid-poll")
+        return self.client.uid(command, *args)
+
+
+def test_a_poll_that_dies_after_a_commit_loses_nothing_and_repeats_nothing(world, engine, db_url):
+    imap, rows = world["imap"], world["rows"]
+    for n in (1, 2, 3):
+        imap.deliver(dsn(f"soft{n}", "digest@amw.example", BO, "delayed", "4.4.1", envid=ENVELOPE.token(rows[BO])))
+    settings = Settings(database_url=db_url, secret_key="k", mailbox_host="127.0.0.1", mailbox_port=imap.port,
+                        mailbox_security="none", mailbox_username=imap.username, mailbox_password=imap.password)
+    client = DiesOnMove(connect(settings))
+    with pytest.raises(ConnectionResetError):
+        poll(engine, settings, SIGNER, client=client)
+    client.logout()
+    assert imap.count() == 3 and statuses(engine)[BO] == "active"
+    with Session(engine) as session:  # the first message's effect was committed before its move was tried
+        assert len(session.exec(select(DeliveryEvent)).all()) == 1
+    assert poll(engine, settings, SIGNER)["processed"] == 3
+    assert imap.count() == 0 and imap.count("Processed") == 3
+    with Session(engine) as session:  # three soft bounces, each once: exactly the limit
+        assert len(session.exec(select(DeliveryEvent)).all()) == 3
+    assert statuses(engine)[BO] == "bounced"
+
+
+def test_a_message_that_cannot_be_read_stays_and_is_reported(world, engine):
+    world["imap"].deliver(dsn("bad1", "digest@amw.example", "not an address", "failed", "5.1.1"))
+    assert world["poll"]() == {"processed": 0, "hard_bounces": 0, "soft_bounces": 0, "complaints": 0,
+                               "unsubscribes": 0, "ignored": 0, "unknown": 1}
+    assert world["imap"].count() == 1 and world["imap"].count("Processed") == 0
 
 
 def test_a_wrong_password_is_an_error_that_names_the_setting(world, engine, db_url, tmp_path):
