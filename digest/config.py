@@ -95,6 +95,14 @@ class Settings:
     soft_bounce_days: int = 30
     metrics_port: int | None = None
     log_format: str = "text"
+    mailbox_host: str | None = None
+    mailbox_port: int | None = None
+    mailbox_security: str = "ssl"
+    mailbox_username: str | None = None
+    mailbox_password: str | None = None
+    mailbox_folder: str = "INBOX"
+    mailbox_done_folder: str = "Processed"
+    mailbox_timeout: float = 30.0
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -342,6 +350,14 @@ RULES = {
     "soft_bounce_days": _at_least(1, 3650, "a whole number of days"),
     "metrics_port": _at_least(1, 65535, "a port"),
     "log_format": _choice("text", "json"),
+    "mailbox_host": _token,
+    "mailbox_port": _at_least(1, 65535, "a port"),
+    "mailbox_security": _choice("none", "starttls", "ssl"),
+    "mailbox_username": _single_line,
+    "mailbox_password": _single_line,
+    "mailbox_folder": _single_line,
+    "mailbox_done_folder": _single_line,
+    "mailbox_timeout": _SECONDS,
 }
 
 
