@@ -328,3 +328,13 @@ def test_a_json_array_with_crlf_or_cr_only_line_ends_names_the_line_an_editor_sh
         report = ingest_files(session, [path])
     nan_line = starts[1] + broken.split(b"\n").index(b'  "read_minutes": NaN,')
     assert report.stored == 2 and [(r.line, r.error.split(" ")[1]) for r in report.rejected] == [(nan_line, "NaN")]
+
+
+def test_an_empty_array_on_the_first_line_of_a_jsonl_file_is_reported_and_the_records_after_it_stored(engine, tmp_path):
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"[]\n" + dump(article(2)) + b"\n")
+    with Session(engine) as session:
+        report = ingest_files(session, [path])
+        urls = set(session.exec(select(Article.url)).all())
+    assert urls == {"https://amw.example/news/2"}
+    assert [r.line for r in report.rejected] == [1] and "array" in report.rejected[0].error

@@ -111,11 +111,12 @@ def _read_text(name: str, text: str) -> tuple[list[tuple[int, object]], list[Rej
     stripped = text.lstrip(" \t\r\n")
     if not stripped.startswith("["):
         return _read_jsonl(name, index.lines())
-    records, errors = _read_array(name, index, len(text) - len(stripped))
-    if errors and index.sep in text.strip():
-        # A JSONL file whose first line is junk that starts with '[' reads as a broken array. Read as
-        # lines instead when that keeps as many valid articles (each line then stands on its own);
-        # with none valid either way, the reading with fewer rejections.
+    records, errors, after = _read_array(name, index, len(text) - len(stripped))
+    if (errors or after) and index.sep in text.strip():
+        # A JSONL file whose first line is junk that starts with '[' reads as a broken array (or as a
+        # complete one, "[]", with the records after it). Read as lines instead when that keeps as
+        # many valid articles (each line then stands on its own, the junk one reported); with none
+        # valid either way, the reading with fewer rejections.
         line_records, line_errors = _read_jsonl(name, index.lines())
         as_array, as_lines = _count_valid(records), _count_valid(line_records)
         if as_lines > as_array or (as_lines == as_array and (
@@ -162,7 +163,9 @@ def _read_jsonl(name: str, lines: list[str], first: int = 1) -> tuple[list[tuple
     return records, errors
 
 
-def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int, object]], list[Rejected]]:
+def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int, object]], list[Rejected], bool]:
+    """The array's records and errors, then the lines after its ']' read as JSONL; and whether
+    there were any records after it."""
     text = index.text
     records: list[tuple[int, object]] = []
     errors: list[Rejected] = []
@@ -173,7 +176,7 @@ def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int
         if pos >= len(text):
             errors.append(Rejected(name, index.line(start), "json: the array that opens here is not closed with ']' "
                                                             f"(truncated file? it ends on line {index.last_line()})"))
-            return records, errors
+            return records, errors, False
         char = text[pos]
         if char == "]":
             if after_comma:
@@ -197,7 +200,7 @@ def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int
             errors.append(_array_error(name, index, exc, pos, limit))
             if end is None:
                 if resume is None:
-                    return records, errors
+                    return records, errors, False
                 pos, expect_value, after_comma = resume.end(), True, True
                 continue
         else:
@@ -218,7 +221,7 @@ def _read_array(name: str, index: LineIndex, start: int) -> tuple[list[tuple[int
     for error in more_errors:
         if error.line == rest_line:
             error.error = "json: unexpected data after the array's closing ']'"
-    return records + more, errors + more_errors
+    return records + more, errors + more_errors, bool(more)
 
 
 def _array_error(name: str, index: LineIndex, exc: Exception, pos: int, limit: int) -> Rejected:
