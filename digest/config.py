@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import secrets
 import sys
 import tomllib
 from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from .errors import ConfigError, DigestError
-from .message import split_address
+from .config_rules import (
+    BOUNCE_LOCAL_MAX, COUNT, DAY, RATE, SECONDS, WEIGHT, Invalid, address, addresses, at_least, bounce_local,
+    choice, company_url, domain, finite, http_url, not_empty, single_line, token,
+)
+from .errors import ConfigError
 
 # The email templates ship inside the package (pyproject.toml maps the repository's templates/ there).
 PACKAGED_TEMPLATES = Path(str(files("digest.email_templates")))
@@ -118,9 +118,6 @@ def _env_name(name: str) -> str:
     return _ENV_ALIASES.get(name, "DIGEST_" + name.upper())
 
 
-class _Invalid(ValueError):
-    """A rule's verdict: what a valid value looks like (completes "X must be ...")."""
-
 
 def _kind(name: str) -> str:
     kind = str(Settings.__dataclass_fields__[name].type)
@@ -143,7 +140,7 @@ def _coerce(name: str, raw, *, from_toml: bool):
               "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
               "str": lambda v: isinstance(v, str)}[kind]
         if not ok(raw):
-            raise _Invalid(_KIND_WORDS[kind])
+            raise Invalid(_KIND_WORDS[kind])
         return float(raw) if kind == "float" else raw
     text = str(raw).strip()
     try:
@@ -159,205 +156,78 @@ def _coerce(name: str, raw, *, from_toml: bool):
         if kind == "float":
             return float(text)
     except ValueError:
-        raise _Invalid(_KIND_WORDS[kind]) from None
+        raise Invalid(_KIND_WORDS[kind]) from None
     return str(raw)
-
-
-# --- rules: each takes the typed value and returns it (normalized) or raises _Invalid ---
-
-def _at_least(low: int, high: int | None = None, what: str = "a whole number"):
-    def rule(value):
-        if value < low or (high is not None and value > high):
-            raise _Invalid(f"{what} from {low} to {high}" if high is not None else f"{what} of at least {low}")
-        return value
-    return rule
-
-
-def _finite(*, positive: bool, hint: str, most: float = math.inf):
-    def rule(value):
-        # float() takes "nan" and "inf"; neither is a usable timeout, rate or weight.
-        if not math.isfinite(value) or value < 0 or (positive and value == 0) or value > most:
-            raise _Invalid(hint)
-        return value
-    return rule
-
-
-# Upper bounds keep every value inside what sockets, timedelta and datetime can hold (a timeout of
-# 1e20 s does not fit a C timeval; 40 attempts would back off past the year 9999).
-DAY = 86400
-_SECONDS = _finite(positive=True, most=DAY, hint="a number of seconds greater than 0 and at most 86400, like 30")
-_RATE = _finite(positive=False, hint="a number of messages per second, 0 or more (0: no limit)")
-_WEIGHT = _finite(positive=False, most=1000, hint="a number from 0 to 1000, like 1 or 2.5")
-_COUNT = _at_least(1)
-
-
-def _choice(*options: str):
-    def rule(value):
-        normalized = value.strip().lower()
-        if normalized not in options:
-            raise _Invalid(", ".join(options[:-1]) + f" or {options[-1]}")
-        return normalized
-    return rule
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _single_line(value):
-    if value is not None and _CONTROL.search(value):
-        raise _Invalid("a single line without line breaks or control characters")
-    return value
-
-
-def _not_empty(value):
-    if not value.strip():
-        raise _Invalid("set (it is empty)")
-    return _single_line(value)
-
-
-def _token(value):
-    if value is not None and (not value.strip() or _CONTROL.search(value) or " " in value.strip()):
-        raise _Invalid("one word without spaces or line breaks")
-    return value if value is None else value.strip()
-
-
-def _http_url(value):
-    _single_line(value)
-    parts = urlsplit(value.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname or any(c.isspace() for c in value.strip()):
-        raise _Invalid("an http:// or https:// URL with a host, like https://digest.example.com")
-    return value.strip()
-
-
-def _company_url(value):
-    _http_url(value.replace("{slug}", "slug"))
-    try:
-        value.format(slug="openai")
-    except (KeyError, IndexError, ValueError):
-        raise _Invalid("a URL whose only placeholder is {slug}, like https://amw.example/companies/{slug}") from None
-    return value
-
-
-def _address(value: str, *, named: bool):
-    from email_validator import EmailNotValidError, validate_email  # 15 ms to import: only when checked
-
-    if _CONTROL.search(value):
-        raise _Invalid("one address on a single line (no line breaks or control characters)")
-    try:
-        name, address = split_address(value)
-    except DigestError:
-        example = "AMW Digest <digest@amw.example>" if named else "unsubscribe@amw.example"
-        raise _Invalid(f"one address like {example}") from None
-    if name and not named:
-        raise _Invalid("a bare address like unsubscribe@amw.example (no display name)")
-    domain = address.rpartition("@")[2]
-    # email-validator refuses the special-use name localhost, which the development default uses.
-    if domain.lower() != "localhost":
-        try:
-            validate_email(address, check_deliverability=False, globally_deliverable=False, allow_smtputf8=True)
-        except EmailNotValidError as exc:
-            raise _Invalid(f"one valid address ({exc})") from None
-    return value.strip()
-
-
-def _addresses(value):
-    for item in (part.strip() for part in value.split(",")):
-        if item:
-            _address(item, named=False)
-    return value
-
-
-# The local part of the VERP envelope sender, before "+<token>": dot-atom characters without "+",
-# and short enough that local + "+" + the longest token (19 digits, "-", 16) stays within 64 octets.
-_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*/=?^_`{|}~-]+)*")
-BOUNCE_LOCAL_MAX = 64 - 1 - 19 - 1 - 16
-
-
-def _bounce_local(value):
-    value = value.strip()
-    if not _LOCAL.fullmatch(value) or len(value) > BOUNCE_LOCAL_MAX:
-        raise _Invalid(f"a plain local part of at most {BOUNCE_LOCAL_MAX} characters without \"+\", like bounces")
-    return value
-
-
-_DOMAIN = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
-
-
-def _domain(value):
-    value = value.strip().rstrip(".")
-    if not _DOMAIN.fullmatch(value):
-        raise _Invalid("a domain name like amw.example")
-    return value.lower()
 
 
 # Every numeric setting has a rule (a test pins this); text settings that reach a header or URL do too.
 RULES = {
-    "database_url": _not_empty,
-    "mailer": _not_empty,
-    "outbox": _not_empty,
-    "smtp_host": _token,
-    "smtp_port": _at_least(1, 65535, "a port"),
-    "smtp_username": _single_line,
-    "smtp_password": _single_line,
-    "smtp_security": _choice("none", "starttls", "ssl"),
-    "smtp_timeout": _SECONDS,
-    "smtp_data_timeout": _SECONDS,
-    "smtp_stall_limit": _at_least(0, 1000, "a whole number of timeouts (0 turns the breaker off)"),
-    "smtp_connections": _COUNT,
-    "smtp_rate_limit": _RATE,
-    "smtp_helo": _token,
-    "postmark_token": _single_line,
-    "postmark_url": _http_url,
-    "postmark_stream": _token,
-    "postmark_timeout": _SECONDS,
-    "postmark_connections": _COUNT,
-    "postmark_rate_limit": _RATE,
-    "from_address": lambda v: _address(v, named=True),
-    "base_url": _http_url,
-    "lookback_days": _at_least(1, 3650, "a whole number of days"),
-    "max_company_articles": _COUNT,
-    "weight_novelty": _WEIGHT,
-    "weight_significance": _WEIGHT,
-    "max_attempts": _at_least(1, 20),
-    "grace_hours": _at_least(0, 8760, "a whole number of hours"),
-    "lease_seconds": _at_least(1, 7 * DAY, "a whole number of seconds"),
-    "company_url": _company_url,
-    "list_id": _not_empty,
-    "unsubscribe_mailto": lambda v: _address(v, named=False),
-    "contact_address": lambda v: _address(v, named=False),
-    "dkim_selector": _token,
-    "dkim_domain": _token,
-    "dkim_ed25519_selector": _token,
-    "staff_addresses": _addresses,
-    "executor": _choice("inline", "queue"),
-    "scheduler_interval": _at_least(1, 7 * DAY, "a whole number of seconds"),
-    "scheduler_misfire_grace": _at_least(1, 7 * DAY, "a whole number of seconds"),
-    "worker_processes": _COUNT,
-    "worker_concurrency": _COUNT,
-    "worker_stalled_seconds": _SECONDS,
-    "worker_shutdown_seconds": _finite(positive=False, most=DAY, hint="a number of seconds from 0 to 86400, like 60"),
-    "worker_poll_seconds": _SECONDS,
-    "worker_batch": _COUNT,
-    "db_busy_timeout": _SECONDS,
-    "web_write_wait": _finite(positive=False, most=60, hint="a number of seconds from 0 to 60, like 2"),
-    "spool_dir": _not_empty,
-    "staff_session_hours": _at_least(1, 720, "a whole number of hours"),
-    "bounce_local": _bounce_local,
-    "bounce_domain": _domain,
-    "webhook_username": _single_line,
-    "webhook_password": _single_line,
-    "soft_bounce_limit": _at_least(1, 1000, "a whole number of soft bounces"),
-    "soft_bounce_days": _at_least(1, 3650, "a whole number of days"),
-    "metrics_port": _at_least(1, 65535, "a port"),
-    "log_format": _choice("text", "json"),
-    "mailbox_host": _token,
-    "mailbox_port": _at_least(1, 65535, "a port"),
-    "mailbox_security": _choice("none", "starttls", "ssl"),
-    "mailbox_username": _single_line,
-    "mailbox_password": _single_line,
-    "mailbox_folder": _single_line,
-    "mailbox_done_folder": _single_line,
-    "mailbox_timeout": _SECONDS,
+    "database_url": not_empty,
+    "mailer": not_empty,
+    "outbox": not_empty,
+    "smtp_host": token,
+    "smtp_port": at_least(1, 65535, "a port"),
+    "smtp_username": single_line,
+    "smtp_password": single_line,
+    "smtp_security": choice("none", "starttls", "ssl"),
+    "smtp_timeout": SECONDS,
+    "smtp_data_timeout": SECONDS,
+    "smtp_stall_limit": at_least(0, 1000, "a whole number of timeouts (0 turns the breaker off)"),
+    "smtp_connections": COUNT,
+    "smtp_rate_limit": RATE,
+    "smtp_helo": token,
+    "postmark_token": single_line,
+    "postmark_url": http_url,
+    "postmark_stream": token,
+    "postmark_timeout": SECONDS,
+    "postmark_connections": COUNT,
+    "postmark_rate_limit": RATE,
+    "from_address": lambda v: address(v, named=True),
+    "base_url": http_url,
+    "lookback_days": at_least(1, 3650, "a whole number of days"),
+    "max_company_articles": COUNT,
+    "weight_novelty": WEIGHT,
+    "weight_significance": WEIGHT,
+    "max_attempts": at_least(1, 20),
+    "grace_hours": at_least(0, 8760, "a whole number of hours"),
+    "lease_seconds": at_least(1, 7 * DAY, "a whole number of seconds"),
+    "company_url": company_url,
+    "list_id": not_empty,
+    "unsubscribe_mailto": lambda v: address(v, named=False),
+    "contact_address": lambda v: address(v, named=False),
+    "dkim_selector": token,
+    "dkim_domain": token,
+    "dkim_ed25519_selector": token,
+    "staff_addresses": addresses,
+    "executor": choice("inline", "queue"),
+    "scheduler_interval": at_least(1, 7 * DAY, "a whole number of seconds"),
+    "scheduler_misfire_grace": at_least(1, 7 * DAY, "a whole number of seconds"),
+    "worker_processes": COUNT,
+    "worker_concurrency": COUNT,
+    "worker_stalled_seconds": SECONDS,
+    "worker_shutdown_seconds": finite(positive=False, most=DAY, hint="a number of seconds from 0 to 86400, like 60"),
+    "worker_poll_seconds": SECONDS,
+    "worker_batch": COUNT,
+    "db_busy_timeout": SECONDS,
+    "web_write_wait": finite(positive=False, most=60, hint="a number of seconds from 0 to 60, like 2"),
+    "spool_dir": not_empty,
+    "staff_session_hours": at_least(1, 720, "a whole number of hours"),
+    "bounce_local": bounce_local,
+    "bounce_domain": domain,
+    "webhook_username": single_line,
+    "webhook_password": single_line,
+    "soft_bounce_limit": at_least(1, 1000, "a whole number of soft bounces"),
+    "soft_bounce_days": at_least(1, 3650, "a whole number of days"),
+    "metrics_port": at_least(1, 65535, "a port"),
+    "log_format": choice("text", "json"),
+    "mailbox_host": token,
+    "mailbox_port": at_least(1, 65535, "a port"),
+    "mailbox_security": choice("none", "starttls", "ssl"),
+    "mailbox_username": single_line,
+    "mailbox_password": single_line,
+    "mailbox_folder": single_line,
+    "mailbox_done_folder": single_line,
+    "mailbox_timeout": SECONDS,
 }
 
 
@@ -417,7 +287,7 @@ def load_settings(environ: dict | None = None, toml_path: str | Path | None = No
                 value = _coerce(f.name, value, from_toml=from_toml)
             if value is not None and f.name in RULES:
                 value = RULES[f.name](value)
-        except _Invalid as exc:
+        except Invalid as exc:
             raise ConfigError(f"{label} must be {exc}, not {given!r}") from None
         values[f.name] = value
     if values["weight_novelty"] == 0 and values["weight_significance"] == 0:
@@ -432,7 +302,7 @@ def check_setting(name: str, value):
     load_settings would raise."""
     try:
         return RULES[name](value) if value is not None and name in RULES else value
-    except _Invalid as exc:
+    except Invalid as exc:
         raise ConfigError(f"{_env_name(name)} must be {exc}, not {value!r}") from None
 
 
