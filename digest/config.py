@@ -103,6 +103,7 @@ class Settings:
     mailbox_folder: str = "INBOX"
     mailbox_done_folder: str = "Processed"
     mailbox_timeout: float = 30.0
+    mailbox_cafile: str | None = None
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -228,6 +229,7 @@ RULES = {
     "mailbox_folder": single_line,
     "mailbox_done_folder": single_line,
     "mailbox_timeout": SECONDS,
+    "mailbox_cafile": not_empty,
 }
 
 

@@ -247,26 +247,57 @@ def connect(settings) -> imaplib.IMAP4:
         raise ConfigError("DIGEST_MAILBOX_USERNAME and DIGEST_MAILBOX_PASSWORD must be set to read the mailbox")
     security = settings.mailbox_security
     port = settings.mailbox_port or (993 if security == "ssl" else 143)
+    where = f"the IMAP server {settings.mailbox_host}:{port}"
+    try:
+        context = ssl.create_default_context(cafile=settings.mailbox_cafile) if security != "none" else None
+    except OSError as exc:
+        raise ConfigError(f"DIGEST_MAILBOX_CAFILE={settings.mailbox_cafile}: cannot read it ({exc.strerror or exc}); "
+                          "name a PEM file of CA certificates") from None
+    client = None
     try:
         if security == "ssl":
-            client = imaplib.IMAP4_SSL(settings.mailbox_host, port, ssl_context=ssl.create_default_context(),
+            client = imaplib.IMAP4_SSL(settings.mailbox_host, port, ssl_context=context,
                                        timeout=settings.mailbox_timeout)
         else:
             client = imaplib.IMAP4(settings.mailbox_host, port, timeout=settings.mailbox_timeout)
             if security == "starttls":
-                client.starttls(ssl.create_default_context())
+                _starttls(client, context, where)
         client.login(settings.mailbox_username, settings.mailbox_password)
         # The greeting's capabilities are the pre-login ones; MOVE and UIDPLUS show up after login.
         status, data = client.capability()
         if status == "OK" and data and data[-1]:
             client.capabilities = tuple(data[-1].decode("ascii", "replace").upper().split())
     except imaplib.IMAP4.error as exc:
-        raise DeliveryError(f"the IMAP server {settings.mailbox_host}:{port} refused: {exc}; check "
-                            "DIGEST_MAILBOX_USERNAME and DIGEST_MAILBOX_PASSWORD") from None
+        _close(client)
+        raise DeliveryError(f"{where} refused: {exc}; check DIGEST_MAILBOX_USERNAME and "
+                            "DIGEST_MAILBOX_PASSWORD") from None
+    except ssl.SSLCertVerificationError as exc:
+        _close(client)
+        raise DeliveryError(f"{where}: its certificate did not verify ({exc.verify_message}); if it is signed by "
+                            "your own CA, set DIGEST_MAILBOX_CAFILE to that CA's PEM file") from None
     except (OSError, ssl.SSLError) as exc:
-        raise DeliveryError(f"cannot reach the IMAP server {settings.mailbox_host}:{port} ({exc}); check "
-                            "DIGEST_MAILBOX_HOST, DIGEST_MAILBOX_PORT and DIGEST_MAILBOX_SECURITY") from None
+        _close(client)
+        raise DeliveryError(f"cannot reach {where} ({exc}); check DIGEST_MAILBOX_HOST, DIGEST_MAILBOX_PORT and "
+                            "DIGEST_MAILBOX_SECURITY") from None
     return client
+
+
+def _starttls(client: imaplib.IMAP4, context: ssl.SSLContext, where: str) -> None:
+    # imaplib raises its generic error when the server does not offer STARTTLS: that is a setting to fix,
+    # not a password, and the session must never go on in clear text.
+    if "STARTTLS" not in client.capabilities:
+        _close(client)
+        raise DeliveryError(f"{where} does not offer STARTTLS; set DIGEST_MAILBOX_SECURITY=ssl (and its TLS "
+                            "port in DIGEST_MAILBOX_PORT) or, on a trusted network only, none")
+    client.starttls(context)
+
+
+def _close(client: imaplib.IMAP4 | None) -> None:
+    if client is not None:
+        try:
+            client.shutdown()
+        except OSError:
+            pass
 
 
 def _quote(name: str) -> str:

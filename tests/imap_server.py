@@ -2,7 +2,8 @@
 loopback port, one user with a plain password and a maildir under the test's tmp_path.
 
 Messages are delivered by writing files into the maildir's new/ folder, as a local delivery agent
-does. Skips when dovecot is not installed, unless DIGEST_TEST_IMAP=1 (CI) demands the tests run.
+does. With tls=True it serves a self-signed certificate over STARTTLS and implicit TLS. Skips when
+dovecot is not installed, unless DIGEST_TEST_IMAP=1 (CI) demands the tests run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.smtp_helpers import make_certificate
 
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
 USER, PASSWORD = "bounces", "imap-test-password"
@@ -51,7 +54,18 @@ def _mail_owner() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def _config(root: Path, port: int, version: tuple[int, ...]) -> str:
+def _tls(root: Path, tls_port: int | None, version: tuple[int, ...]) -> str:
+    """The TLS part of the configuration: none, or a self-signed certificate for 127.0.0.1 with STARTTLS on
+    the plain port and implicit TLS on tls_port."""
+    if tls_port is None:
+        return "ssl = no\n"
+    cert, key = make_certificate(root)
+    if version >= (2, 4):
+        return f"ssl = yes\nssl_server_cert_file = {cert}\nssl_server_key_file = {key}\n"
+    return f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n"
+
+
+def _config(root: Path, port: int, version: tuple[int, ...], tls_port: int | None = None) -> str:
     run_as, group = _mail_owner()
     users = [line.split(":")[0] for line in Path("/etc/passwd").read_text().splitlines()]
     internal = "dovecot" if "dovecot" in users else "nobody"
@@ -63,8 +77,7 @@ state_dir = {root}/state
 instance_name = digest-test-{uuid.uuid4().hex[:8]}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
-{cleartext}
+{_tls(root, tls_port, version)}{cleartext}
 auth_mechanisms = plain login
 default_internal_user = {internal}
 default_login_user = {login}
@@ -79,7 +92,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port or 0}
   }}
 }}
 service auth {{
@@ -106,13 +120,17 @@ userdb {{
 
 
 class ImapServer:
-    def __init__(self) -> None:
+    """tls=True: a self-signed certificate (self.cafile) serves STARTTLS on self.port and implicit TLS on
+    self.tls_port."""
+
+    def __init__(self, tls: bool = False) -> None:
         self.binary = require_dovecot()
         # Its own directory under /tmp: the mail owner (not root) must be able to reach it, which a
         # pytest tmp_path (mode 0700, owned by root) does not allow.
         self.root = root = Path(tempfile.mkdtemp(prefix="digest-imap-"))
         self.owner = _mail_owner()
         self.host, self.port = "127.0.0.1", _free_port()
+        self.tls_port = _free_port() if tls else None
         self.username, self.password = USER, PASSWORD
         self.maildir = root / "mail"
         for sub in ("run", "state", "home", "mail/new", "mail/cur", "mail/tmp"):
@@ -120,7 +138,8 @@ class ImapServer:
         (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
         self._own(root, "mail", "home")
         self.config = root / "dovecot.conf"
-        self.config.write_text(_config(root, self.port, _version(self.binary)))
+        self.config.write_text(_config(root, self.port, _version(self.binary), self.tls_port))
+        self.cafile = root / "cert.pem" if tls else None
 
     def _own(self, *paths) -> None:
         if os.getuid() != 0:
@@ -183,6 +202,15 @@ class ImapServer:
 @pytest.fixture
 def imap_server():
     server = ImapServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def imap_tls_server():
+    server = ImapServer(tls=True).start()
     try:
         yield server
     finally:
