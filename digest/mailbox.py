@@ -38,6 +38,8 @@ UNKNOWN = "unknown"
 COUNTS = {HARD: "hard_bounces", SOFT: "soft_bounces", COMPLAINT: "complaints", UNSUBSCRIBE: "unsubscribes",
           IGNORED: "ignored", UNKNOWN: "unknown"}
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "X-Failed-Recipients")
+# A compact token ("<row>-<mac>") after a "+" in an address, or alone as an ENVID.
+_TOKEN_SHAPE = re.compile(r"(\+|^\s*<?)\d{1,19}-[0-9a-z]{8,}(@|\s*$)", re.IGNORECASE)
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery", re.IGNORECASE)
 
@@ -118,14 +120,17 @@ class Reader:
     def __init__(self, session: Session, signer: Signer):
         self.session, self.signer = session, signer
 
-    def _row(self, msg: Message, envid: str | None = None) -> Digest | None:
-        digest_id = _verp_row(self.signer, _header_values(msg, _RECIPIENT_HEADERS))
-        if digest_id is None and envid:
-            digest_id = _verp_row(self.signer, [envid])
+    def _row(self, msg: Message, envid: str | None = None) -> tuple[Digest | None, bool]:
+        """The ledger row the report's VERP address or ENVID names, and whether it carried a token of our
+        shape that did not verify (forged or altered: such a report changes nothing)."""
+        values = _header_values(msg, _RECIPIENT_HEADERS) + ([envid] if envid else [])
         original = _attached_original(msg)
-        if digest_id is None and original is not None:
-            digest_id = _verp_row(self.signer, _header_values(original, ("Return-Path", "Sender")))
-        return self.session.get(Digest, digest_id) if digest_id is not None else None
+        if original is not None:
+            values += _header_values(original, ("Return-Path", "Sender"))
+        digest_id = _verp_row(self.signer, values)
+        if digest_id is None:
+            return None, any(_TOKEN_SHAPE.search(str(v)) for v in values)
+        return self.session.get(Digest, digest_id), False
 
     def _email_of_row(self, row: Digest | None) -> str | None:
         subscriber = self.session.get(Subscriber, row.subscriber_id) if row is not None else None
@@ -152,7 +157,9 @@ class Reader:
         if not groups:
             return Finding(UNKNOWN, why="a delivery-status report without a delivery-status part")
         envid = groups[0].get("Original-Envelope-Id")
-        row = self._row(msg, envid)
+        row, forged = self._row(msg, envid)
+        if forged:
+            return Finding(UNKNOWN, why="a delivery-status report whose token does not verify")
         reports, kinds = [], set()
         for index, group in enumerate(groups[1:] or groups):
             action = str(group.get("Action") or "").strip().lower()
@@ -177,7 +184,9 @@ class Reader:
         return Finding(HARD if HARD in kinds else SOFT, reports)
 
     def _arf(self, msg: Message, key: str) -> Finding:
-        row = self._row(msg)
+        row, forged = self._row(msg)
+        if forged:
+            return Finding(UNKNOWN, why="a complaint whose token does not verify")
         fields = next(iter(_parts(msg, "message/feedback-report")), None)
         group = None
         if fields is not None:
@@ -209,18 +218,41 @@ class Reader:
                                             event_key=key, detail="unsubscribe by mail")])
 
     def _plain_bounce(self, msg: Message, key: str) -> Finding:
-        """A non-standard bounce (plain text from MAILER-DAEMON): only when our VERP address names
-        the row, with the first enhanced status code in the text deciding hard or soft."""
-        row = self._row(msg)
+        """A non-standard bounce (plain text from MAILER-DAEMON): only when our VERP address names the row.
+        The first enhanced status code in the text decides hard or soft; without one, flufl.bounce's
+        detectors for the common MTAs' formats (qmail, Exim, Yahoo, ...) decide permanent or temporary."""
+        row, _ = self._row(msg)
         address = self._email_of_row(row)
+        if address is None:
+            return Finding(UNKNOWN, why="a plain-text bounce that names no row")
         text = _text_of(msg)
         match = _STATUS.search(text)
-        if address is None or match is None or match.group(1) == "2":
-            return Finding(UNKNOWN, why="a plain-text bounce that names no row or no status")
-        kind = HARD if match.group(1) == "5" else SOFT
-        line = next((ln.strip() for ln in text.splitlines() if match.group(0) in ln), None)
+        if match is not None and match.group(1) != "2":
+            kind, code, needle = (HARD if match.group(1) == "5" else SOFT), match.group(0), match.group(0)
+        else:
+            temporary, permanent = _detected_failures(msg)
+            if not (temporary or permanent):
+                return Finding(UNKNOWN, why="a plain-text bounce without a status this reader knows")
+            kind, code = (HARD, None) if permanent else (SOFT, None)
+            needle = next(iter(permanent or temporary))
+        line = next((ln.strip() for ln in text.splitlines() if needle.lower() in ln.lower()), None)
         return Finding(kind, [Report(kind=kind, email=address, source="dsn", event_key=key,
-                                     status_code=match.group(0), detail=line, digest_id=row.id)])
+                                     status_code=code, detail=line, digest_id=row.id)])
+
+
+def _detected_failures(msg: Message) -> tuple[set[str], set[str]]:
+    """(temporary, permanent) failed addresses by flufl.bounce's format detectors."""
+    from flufl.bounce import all_failures  # 55 ms of detectors to import: only for a non-standard bounce
+
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # noqa: BLE001 (a detector tripping on odd input is not a finding)
+        return set(), set()
+    return {_decoded(a) for a in temporary}, {_decoded(a) for a in permanent}
+
+
+def _decoded(address) -> str:
+    return address.decode("utf-8", "replace") if isinstance(address, bytes) else str(address)
 
 
 def _text_of(msg: Message) -> str:

@@ -29,7 +29,7 @@ MAY_IMPORT_SUBSCRIBERS = ("digest.cli", "digest.web")
 # Modules slow to import and needed by one command or path only; imported where used, with a comment.
 # digest.web is the FastAPI app: `digest serve` alone loads it, so other commands start without it.
 ALLOWED_LAZY = ("cryptography", "uvicorn", "alembic", "procrastinate", "mjml", "premailer", "rich", "email_validator",
-                "digest.web")
+                "flufl", "digest.web")
 # Migrations are written once and never edited: they stay whole, however long.
 NOT_CHECKED_FOR_SIZE = ("digest.migrations",)
 NOT_CHECKED_FOR_LAZY = ()

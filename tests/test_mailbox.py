@@ -216,6 +216,37 @@ def test_a_bounce_with_a_forged_token_changes_nothing(world, engine):
     assert set(statuses(engine).values()) == {"active"} and suppressions(engine) == {}
 
 
+def test_a_report_with_a_forged_token_changes_nothing_even_naming_a_real_reader(world, engine):
+    rows = world["rows"]
+    # Tokens of our shape that do not verify: a DSN whose Final-Recipient is a real reader, a DSN whose
+    # ENVID is altered, and a complaint whose original's Return-Path is forged.
+    forged = ENVELOPE.sender(rows[ANA]).replace(f"+{rows[ANA]}-", f"+{rows[BO]}-")
+    world["imap"].deliver(dsn("forged-dsn", forged, BO, "failed", "5.1.1"))
+    bad_envid = ENVELOPE.token(rows[CY])[:-1] + ("0" if ENVELOPE.token(rows[CY])[-1] != "0" else "1")
+    world["imap"].deliver(dsn("forged-envid", "digest@amw.example", CY, "failed", "5.1.1", envid=bad_envid))
+    world["imap"].deliver(arf(forged, BO).replace(b"<arf1@", b"<arf-forged@"))
+    counts = world["poll"]()
+    assert counts["unknown"] == 3 and counts["processed"] == 0
+    assert set(statuses(engine).values()) == {"active"} and suppressions(engine) == {}
+    assert world["imap"].count() == 3  # kept for staff
+
+
+def test_a_qmail_bounce_without_a_status_code_is_recognized_by_its_format(world, engine):
+    rows = world["rows"]
+    world["imap"].deliver(message(
+        {"From": "MAILER-DAEMON@old.example", "To": ENVELOPE.sender(rows[CY]), "Subject": "failure notice",
+         "Message-ID": "<qmail1@old.example>"},
+        "Hi. This is the qmail-send program at old.example.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+        f"<{CY}>:\nSorry, no mailbox here by that name.\n\n--- Below this line is a copy of the message.\n"))
+    counts = world["poll"]()
+    assert counts["hard_bounces"] == 1 and counts["processed"] == 1
+    assert statuses(engine)[CY] == "bounced"
+    reason, source, code = suppressions(engine)[CY]
+    assert (reason, source, code) == ("bounced", "dsn", None)
+
+
 class DiesOnMove:
     """An IMAP client that dies at its first MOVE: the poll was killed after a commit, before the move."""
 
