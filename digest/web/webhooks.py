@@ -36,6 +36,8 @@ HARD_TYPES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
 SOFT_TYPES = {"SoftBounce", "Transient", "DnsError", "Blocked"}
 _SUBSCRIPTION_REASONS = {"HardBounce": HARD, "SpamComplaint": COMPLAINT, "ManualSuppression": UNSUBSCRIBE}
 RECORD_TYPES = ("Bounce", "SpamComplaint", "SubscriptionChange")
+# Postmark's other webhooks say nothing about an address: acknowledged (200) so Postmark does not retry them.
+OTHER_RECORD_TYPES = ("Delivery", "Open", "Click")
 
 
 class BadEvent(ValueError):
@@ -144,6 +146,8 @@ async def postmark(request: Request):
         body = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
         return JSONResponse({"error": "the body is not JSON"}, 400)
+    if isinstance(body, dict) and body.get("RecordType") in OTHER_RECORD_TYPES:
+        return JSONResponse({"result": "ignored", "kind": body["RecordType"]})
     try:
         report = postmark_report(body, request.app.state.signer)
     except BadEvent as exc:
