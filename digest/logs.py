@@ -1,10 +1,11 @@
 """Log output: text (the default) or JSON lines (DIGEST_LOG_FORMAT=json), with no address in clear.
 
-The code logs subscriber ids, not addresses; JsonFormatter scrubs anything that looks like an address
+The code logs subscriber ids, not addresses; both formatters scrub anything that looks like an address
 anyway (a mail server's reply quoting the recipient, an exception's text), replacing it with
-"<addr:" + the first 12 hex digits of HMAC-SHA256(key, lowercased address) + ">": the same address
-gives the same mark in every line and process that shares the key, so lines can be correlated
-without the address being readable.
+"<addr:" + the first 12 hex digits of HMAC-SHA256(key, lowercased address) + ">". JSON lines use the
+signing key, so the same address gives the same mark in every line and process that shares it and
+lines can be correlated; text lines use a key of their own process (the same address gives the same
+mark within one run), so a text log never needs the secret key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 from datetime import datetime, timezone
 
 from .config import Settings, secret_keys
@@ -54,6 +56,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """The text lines ("LEVEL logger: message"), scrubbed of addresses with a key of this process."""
+
+    def __init__(self, key: bytes | None = None):
+        super().__init__(TEXT_FORMAT)
+        self.key = key or secrets.token_bytes(16)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record), self.key)
+
+
 def json_key(settings: Settings | None) -> bytes | None:
     """The key of the address marks when `settings` ask for JSON lines, else None (text lines)."""
     if settings is None or settings.log_format != "json":
@@ -64,7 +77,7 @@ def json_key(settings: Settings | None) -> bytes | None:
 def configure(level: int, key: bytes | None = None) -> None:
     """Set up the root logger on stderr: text lines, or JSON lines when given the key (json_key)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter(key) if key is not None else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter(key) if key is not None else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -205,6 +205,22 @@ def test_the_cli_logs_json_lines_without_the_addresses_a_server_quoted(sqlite_ur
     assert text.returncode == 2 and "DIGEST_LOG_FORMAT" in text.stderr
 
 
+def test_text_log_lines_carry_no_address_either(sqlite_url, tmp_path):
+    engine = make_engine(sqlite_url)
+    due_now(engine, tmp_path, 2)
+    engine.dispose()
+    env = command_env(sqlite_url, tmp_path, DIGEST_MAILER="tests.test_watch:RefusingMailer")
+    proc = subprocess.run([sys.executable, "-m", "digest", "-vv", "send", "--due", "--json"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout)["failed"] == 2, proc.stderr
+    # -vv: the debug lines (the mailer's, naming each recipient) are scrubbed too.
+    assert any(line.startswith("DEBUG digest.mailers: send ") for line in proc.stderr.splitlines())
+    refused = [line for line in proc.stderr.splitlines() if line.startswith("WARNING ") and "no such user" in line]
+    assert len(refused) == 2
+    assert "@example.com" not in proc.stderr  # the readers' addresses (message ids are not addresses)
+    assert len({re.search(r"<addr:[0-9a-f]{12}>", line).group(0) for line in refused}) == 2
+
+
 def test_digest_serve_logs_json_lines_too(sqlite_url, tmp_path):
     port = free_port()
     env = command_env(sqlite_url, tmp_path, DIGEST_LOG_FORMAT="json")
