@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from .db import begin_write, sqlite_path
+from .errors import ConfigError
 from .models import Subscriber
 from .suppression import suppress
 
@@ -64,11 +65,26 @@ class Spool:
         return final
 
     def pending(self) -> list[Path]:
+        """The waiting requests, oldest first. A folder that exists but cannot be read raises
+        ConfigError: unsubscribes may wait in it, so a send must not go on without them."""
         try:
             names = sorted(e.name for e in os.scandir(self.folder) if e.name.endswith(SUFFIX))
         except FileNotFoundError:
             return []
+        except OSError as exc:
+            raise ConfigError(f"the unsubscribe spool {self.folder} cannot be read ({exc.strerror or exc}); fix its "
+                              "permissions or DIGEST_SPOOL_DIR (unsubscribes may be waiting in it, so nothing is sent "
+                              "until it can be read)") from None
         return [self.folder / name for name in names]
+
+    def waiting(self) -> bool:
+        """Whether requests wait, for the web app: an unreadable folder is logged and counts as none, so
+        a reader's unsubscribe still goes straight to the database."""
+        try:
+            return bool(self.pending())
+        except ConfigError as exc:
+            log.error("%s", exc)
+            return False
 
     def apply(self, session: Session) -> int:
         """Apply every pending request in one write transaction, then delete their files; returns

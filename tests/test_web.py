@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import email
+import json
+import os
+import subprocess
+import sys
 import logging
 import re
 from datetime import date
@@ -22,7 +26,7 @@ from digest.types import Rendered
 from digest.web import create_app, feedback_links
 from digest.web.security import RedactAccessLog, redact_path
 from subscribers.tokens import Signer
-from tests.web_helpers import (AS_OF, AS_OF_TEXT, STAFF_TOKEN, build_seeded, copy_seeded, local_client, mark_sent,
+from tests.web_helpers import (AS_OF, AS_OF_TEXT, SECRET, STAFF_TOKEN, build_seeded, copy_seeded, local_client, mark_sent,
                                remote_client, settings_for, subscriber_id)
 
 ANA = "ana@example.com"
@@ -573,3 +577,25 @@ def test_serve_refuses_a_short_staff_token(tmp_path):
 def test_serve_refuses_a_database_without_schema(tmp_path):
     result = _serve(tmp_path)
     assert result.exit_code == 2 and "digest init" in result.output
+
+
+def test_an_unreadable_spool_folder_does_not_stop_a_one_click_unsubscribe_but_stops_a_send(seeded, tmp_path):
+    # DIGEST_SPOOL_DIR names something that is not a readable folder (a file here: the tests run as root,
+    # which no permission bit stops).
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    world = _world(copy_seeded(seeded, tmp_path), tmp_path, spool_dir=str(blocker))
+    try:
+        response = world.remote.post(f"/unsubscribe/{token(world, 'unsubscribe')}", data=ONE_CLICK)
+        assert response.status_code == 200 and subscriber(world).status == "unsubscribed"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+        env.update(DIGEST_DATABASE_URL=world.settings.database_url, DIGEST_SECRET_KEY=SECRET,
+                   DIGEST_OUTBOX=str(tmp_path / "outbox"), DIGEST_SPOOL_DIR=str(blocker))
+        send = subprocess.run([sys.executable, "-m", "digest", "send", "--due", "--as-of", AS_OF_TEXT, "--json"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert send.returncode == 2 and "DIGEST_SPOOL_DIR" in json.loads(send.stdout)["error"]
+        assert not list(tmp_path.glob("outbox/**/*.eml"))
+        with Session(world.engine) as session:
+            assert session.exec(select(Digest).where(Digest.state == "sent")).first() is None
+    finally:
+        world.engine.dispose()

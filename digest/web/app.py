@@ -70,7 +70,7 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     app.include_router(readers.router)
     app.include_router(webhooks.router)
     app.include_router(ops.router)
-    if spool.pending():  # left by a process that stopped before applying them
+    if spool.waiting():  # left by a process that stopped before applying them
         applier.kick()
     return app
 

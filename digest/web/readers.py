@@ -78,7 +78,7 @@ def unsubscribe_now(request: Request, token: Token, engine: EngineDep, pages: Pa
             raise TokenError("this link is invalid or has expired")
         context = unsubscribe_context(subscriber, token, settings, after_unsubscribe=True)
     spool, applier = request.app.state.spool, request.app.state.spool_applier
-    if not spool.pending():
+    if not spool.waiting():
         try:
             with request_write(request) as session:
                 changed = unsubscribe(session, subscriber_id, detail="one-click", source="web")

@@ -121,7 +121,7 @@ class SpoolApplier:
                 log.exception("applying the unsubscribe spool failed; trying again in %g s", self.RETRY_AFTER_ERROR)
                 delay = self.RETRY_AFTER_ERROR
             with self._lock:
-                if not self.spool.pending():
+                if not self.spool.waiting():
                     self._thread = None  # under the lock: a kick() after this starts a new thread
                     return
             self._stop.wait(delay)
