@@ -80,8 +80,13 @@ def _parts(msg: Message, content_type: str) -> list[Message]:
     return [part for part in msg.walk() if part.get_content_type() == content_type]
 
 
+# RFC 6533's global (UTF-8) forms come from servers that handled an internationalized address.
+_STATUS_TYPES = ("message/delivery-status", "message/global-delivery-status")
+_ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers")
+
+
 def _attached_original(msg: Message) -> Message | None:
-    for kind in ("message/rfc822", "text/rfc822-headers"):
+    for kind in _ORIGINAL_TYPES:
         for part in _parts(msg, kind):
             payload = part.get_payload()
             if isinstance(payload, list) and payload:
@@ -92,9 +97,13 @@ def _attached_original(msg: Message) -> Message | None:
 
 
 def _status_groups(msg: Message) -> list[Message]:
-    """The message/delivery-status part's groups: the per-message fields, then one per recipient."""
-    for part in _parts(msg, "message/delivery-status"):
+    """The delivery-status part's groups: the per-message fields, then one per recipient."""
+    for part in (p for kind in _STATUS_TYPES for p in _parts(msg, kind)):
         payload = part.get_payload()
+        if part.get_content_type() != _STATUS_TYPES[0] and isinstance(payload, list) and payload:
+            # The email package parses message/global-delivery-status as one embedded message (the first
+            # group as its headers, the rest as its body): back to text, split into groups below.
+            payload = payload[0].as_string()
         if isinstance(payload, list):
             return payload
         if isinstance(payload, str):  # some parsers leave it as text: blank-line separated groups
@@ -139,10 +148,11 @@ class Reader:
     def classify(self, data: bytes, mailto_address: str) -> Finding:
         msg = email.message_from_bytes(data, policy=email.policy.compat32)
         key = _event_key(msg, data)
-        content_type, report_type = msg.get_content_type(), (msg.get_param("report-type") or "").lower()
-        if content_type == "multipart/report" and report_type == "delivery-status":
+        # By the report part itself, not only the outer type: some gateways wrap a report in multipart/mixed
+        # or leave out report-type.
+        if any(_parts(msg, kind) for kind in _STATUS_TYPES):
             return self._dsn(msg, key)
-        if content_type == "multipart/report" and report_type == "feedback-report":
+        if _parts(msg, "message/feedback-report"):
             return self._arf(msg, key)
         if _is_auto_reply(msg):
             return Finding(IGNORED, why="auto-reply")

@@ -247,6 +247,29 @@ def test_a_qmail_bounce_without_a_status_code_is_recognized_by_its_format(world,
     assert (reason, source, code) == ("bounced", "dsn", None)
 
 
+def test_reports_in_other_wrappings_are_read_too(world, engine):
+    rows = world["rows"]
+    # RFC 6533's global DSN (what a server sends for an internationalized address), and an RFC 3464 report
+    # that a gateway wrapped in multipart/mixed without report-type.
+    global_dsn = dsn("global1", ENVELOPE.sender(rows[ANA]), ANA, "failed", "5.1.1")
+    global_dsn = global_dsn.replace(b"report-type=delivery-status", b"report-type=global-delivery-status")
+    global_dsn = global_dsn.replace(b"Content-Type: message/delivery-status",
+                                    b"Content-Type: message/global-delivery-status")
+    global_dsn = global_dsn.replace(b"Final-Recipient: rfc822;", b"Final-Recipient: utf-8;")
+    global_dsn = global_dsn.replace(b"Content-Type: text/rfc822-headers", b"Content-Type: message/global-headers")
+    world["imap"].deliver(global_dsn)
+    wrapped = dsn("wrapped1", ENVELOPE.sender(rows[CY]), CY, "failed", "5.1.1")
+    wrapped = wrapped.replace(b"multipart/report; report-type=delivery-status;", b"multipart/mixed;")
+    world["imap"].deliver(wrapped)
+    counts = world["poll"]()
+    assert counts["hard_bounces"] == 2 and counts["processed"] == 2 and counts["unknown"] == 0
+    with Session(engine) as session:  # read as reports: the evidence is each group's Diagnostic-Code
+        for address in (ANA, CY):
+            row = session.get(Suppression, address)
+            assert (row.reason, row.source, row.status_code) == ("bounced", "dsn", "5.1.1")
+            assert "550 5.1.1 user unknown" in row.detail
+
+
 class DiesOnMove:
     """An IMAP client that dies at its first MOVE: the poll was killed after a commit, before the move."""
 
