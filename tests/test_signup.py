@@ -4,16 +4,19 @@ field, the confirmation email sent once, CORS, the honeypot and the limits kept 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from sqlmodel import Session, select
 
 from digest.mailers.memory import MemoryMailer
-from digest.models import Follow, SignupMail, Subscriber
+from digest.models import Follow, SignupMail, Subscriber, utcnow
+from digest.report import status
+from digest.types import Outcome, SendResult
 from subscribers.records import add_subscriber, unsubscribe
 from tests.signup_helpers import ACCEPTED, html_part, link_in, mails_to, parsed, subscriber, text_part, world
-from tests.web_helpers import build_seeded, copy_seeded
+from tests.web_helpers import build_seeded, copy_seeded, local_client
 
 ANA = "ana@example.com"  # active in the seeds
 
@@ -215,10 +218,22 @@ def test_manage_sends_the_preferences_link_and_answers_alike_for_unknown_address
 
 
 def test_a_mail_the_mailer_refused_does_not_use_up_the_day(web):
-    from digest.types import Outcome, SendResult
-
     MemoryMailer.scripted["retry@example.org"] = [SendResult(Outcome.FAILED, "refused")]
     post(web, {"email": "retry@example.org"})
     assert mails_to("retry@example.org") == []
     post(web, {"email": "retry@example.org"})
     assert len(mails_to("retry@example.org")) == 1
+
+
+def test_staff_and_digest_status_count_pending_confirmed_and_expired_signups(web):
+    for address in ("p1@example.org", "p2@example.org", "old@example.org"):
+        post(web, {"email": address})
+    with Session(web.engine) as session:
+        old = session.exec(select(Subscriber).where(Subscriber.email_key == "old@example.org")).one()
+        old.created_at = utcnow() - timedelta(days=8)
+        session.add(old)
+        session.commit()
+    web.remote.post(urlsplit(link_in(mails_to("p2@example.org")[0], "/confirm/")).path)
+    assert status(web.engine, timedelta(days=1))["signups"] == {"pending": 1, "confirmed": 1, "expired": 1}
+    page = local_client(web.app).get("/")
+    assert 'id="signups"' in page.text and "Pending confirmation <strong>1</strong>" in page.text
