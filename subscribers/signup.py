@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from digest.addresses import normalize_email
+from digest.db import lock_name
 from digest.errors import InputError
 from digest.models import SignupMail, Subscriber, Suppression, utcnow
 
@@ -81,6 +82,7 @@ def signup(session: Session, values: dict, *, mails_per_day: int, now: datetime 
     pending one gets the confirmation again, an active one its preferences link (both within the
     daily cap); a stopped or suppressed one gets nothing. An existing subscriber is never changed."""
     record = validated(session, values, check_deliverability)
+    lock_name(session, f"signup:{record.key}")  # racing signups for one address: one at a time
     existing = session.exec(select(Subscriber).where(Subscriber.email_key == record.key)).first()
     suppression = session.get(Suppression, record.key)
     if existing is None and suppression is None:
@@ -96,6 +98,7 @@ def manage(session: Session, email: str, *, mails_per_day: int, now: datetime | 
     """The preferences link for an address typed on /manage (a pending subscriber gets the
     confirmation instead); nothing for an unknown, bounced or complained address."""
     key = normalize_email(email)[1]
+    lock_name(session, f"signup:{key}")
     subscriber = session.exec(select(Subscriber).where(Subscriber.email_key == key)).first()
     if subscriber is None or subscriber.status in ("bounced", "complained"):
         return Outcome(None)

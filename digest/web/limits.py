@@ -2,8 +2,8 @@
 
 A request that counts is a row in signup_attempt (kind, keyed hash of the client or the address,
 time); a limit is N rows in the last hour. On SQLite the write transaction (BEGIN IMMEDIATE)
-serializes the count and the insert across processes; on PostgreSQL two racing requests may both
-pass at the very edge of a limit, which costs at most one extra request per racer.
+serializes the count and the insert across processes; on PostgreSQL an advisory lock on the key
+does (digest.db.lock_name).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
+from ..db import lock_name
 from ..models import SignupAttempt
 
 WINDOW = timedelta(hours=1)
@@ -37,6 +38,7 @@ def limit_key(secret: str, kind: str, value: str) -> str:
 def count_hit(session: Session, kind: str, key: str, limit: int, now: datetime) -> None:
     """Record one request of `kind` by `key`, or raise Limited when `limit` were made in the last
     hour (a refused request is not recorded). Rows past the window for this key are deleted."""
+    lock_name(session, f"signup-limit:{kind}:{key}")  # PostgreSQL: count and insert as one step
     since = now - WINDOW
     session.exec(sa.delete(SignupAttempt).where(SignupAttempt.kind == kind, SignupAttempt.key == key,
                                                 SignupAttempt.created_at < since))
