@@ -4,7 +4,7 @@ field, the confirmation email sent once, CORS, the honeypot and the limits kept 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from digest.mailers.memory import MemoryMailer
 from digest.models import Follow, SignupMail, Subscriber, utcnow
+from digest.pipeline import Pipeline
 from digest.report import status
 from digest.types import Outcome, SendResult
 from subscribers.records import add_subscriber, unsubscribe
@@ -237,3 +238,18 @@ def test_staff_and_digest_status_count_pending_confirmed_and_expired_signups(web
     assert status(web.engine, timedelta(days=1))["signups"] == {"pending": 1, "confirmed": 1, "expired": 1}
     page = local_client(web.app).get("/")
     assert 'id="signups"' in page.text and "Pending confirmation <strong>1</strong>" in page.text
+
+
+def test_a_confirmed_stranger_receives_the_next_digest_at_their_local_send_hour(web):
+    post(web, {"email": "late@example.org", "companies": ["OpenAI"], "timezone": "Asia/Seoul",
+               "send_day": "mon", "send_hour": 8})
+    pipeline = Pipeline(web.engine, web.settings)
+    monday_8_seoul = datetime(2026, 11, 22, 23, 5, tzinfo=timezone.utc)  # Monday 08:05 in Seoul
+    pipeline.send_due(MemoryMailer(), monday_8_seoul)
+    assert [parsed(m)["Subject"] for m in mails_to("late@example.org")] == ["Confirm your AMW Digest subscription"]
+    web.remote.post(urlsplit(link_in(mails_to("late@example.org")[0], "/confirm/")).path)
+    pipeline.send_due(MemoryMailer(), datetime(2026, 11, 22, 22, 55, tzinfo=timezone.utc))  # 07:55 there
+    assert len(mails_to("late@example.org")) == 1
+    pipeline.send_due(MemoryMailer(), monday_8_seoul)
+    confirmation, digest = mails_to("late@example.org")
+    assert "OpenAI" in text_part(digest) and "/unsubscribe/" in parsed(digest)["List-Unsubscribe"]
