@@ -65,7 +65,11 @@ def validated(session: Session, values: dict, check_deliverability: bool = False
             catalog.company(name)
             companies.append(name)
         except UnknownName:
-            segments.append(name)  # build_record reports it if it is no segment either
+            try:
+                catalog.segment(name)
+                segments.append(name)
+            except UnknownName:
+                raise InputError("companies", f"no company or segment is called {name.strip()[:200]!r}") from None
     record, errors = build_record(catalog, email=values["email"], name=values.get("name") or "",
                                   check_deliverability=check_deliverability, companies=companies, segments=segments,
                                   **{k: v for k, v in preferences.items() if v not in (None, "")})

@@ -253,3 +253,12 @@ def test_a_confirmed_stranger_receives_the_next_digest_at_their_local_send_hour(
     pipeline.send_due(MemoryMailer(), monday_8_seoul)
     confirmation, digest = mails_to("late@example.org")
     assert "OpenAI" in text_part(digest) and "/unsubscribe/" in parsed(digest)["List-Unsubscribe"]
+
+
+def test_a_malformed_form_shows_the_form_again_with_the_field_named_and_the_values_kept(web):
+    page = web.remote.post("/subscribe", data={"email": "keep@example.org", "follow": "No Such Company",
+                                               "timezone": "Asia/Seoul"})
+    assert page.status_code == 422 and 'id="error"' in page.text
+    assert "no company or segment is called &#39;No Such Company&#39;" in page.text
+    assert 'value="keep@example.org"' in page.text and '<option value="Asia/Seoul" selected>' in page.text
+    assert subscriber(web.engine, "keep@example.org") is None

@@ -24,14 +24,13 @@ from ..models import Subscriber, utcnow
 from ..notices import Notices
 from . import security
 from .limits import Limited, count_hit, limit_key
-from .signup_form import SIGNUP_BODY, form_context, form_values, json_values
+from .signup_form import HONEYPOT, SIGNUP_BODY, form_context, form_values, json_values
 from .writes import request_write
 from subscribers.signup import Outcome, mail_done, manage, signup, validated
 
 log = logging.getLogger("digest.web")
 router = APIRouter()
 
-HONEYPOT = "website"  # a field people never see (hidden by CSS); bots fill it
 ACCEPTED = {"status": "accepted",
             "message": "If this address can receive the AMW Digest, an email is on its way to it."}
 SCRIPT_CSP = security.PAGE_CSP + "; script-src 'nonce-{nonce}'"
@@ -107,6 +106,7 @@ async def subscribe(request: Request):
         origin = allowed_origin(request)
     except Forbidden:
         return _cors(JSONResponse({"error": "forbidden", "message": "This origin may not sign readers up."}, 403), None)
+    values: dict = {}
     try:
         values, trap = await (json_values(request) if is_json else form_values(request))
         outcome = await _run(request, "signup", values, trap)
@@ -117,7 +117,7 @@ async def subscribe(request: Request):
         return _cors(response, origin)
     except InputError as exc:
         body = {"error": "invalid", "field": exc.field, "message": exc.message}
-        return _cors(_answer(request, is_json, 422, body, values=locals().get("values")), origin)
+        return _cors(_answer(request, is_json, 422, body, values=values), origin)
     await run_in_threadpool(_deliver, request, outcome)
     return _cors(_answer(request, is_json, 202, ACCEPTED), origin)
 
@@ -141,7 +141,10 @@ def manage_page(request: Request):
 
 @router.post("/manage", response_class=HTMLResponse, summary="Send the preferences link (same answer for any address)")
 async def manage_send(request: Request):
-    form = await request.form()
+    try:
+        form = await request.form(max_files=0, max_fields=20)
+    except Exception:  # not a form at all: answered like any other request, nothing sent
+        form = {}
     email = str(form.get("email") or "")[:320].strip()
     try:
         outcome = await _run(request, "manage", {"email": email}, bool(form.get(HONEYPOT)))

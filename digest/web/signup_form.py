@@ -15,7 +15,7 @@ from .readers import zone_names
 from subscribers.preferences import DAYS, FREQUENCIES
 from subscribers.signup import SIGNUP_FIELDS
 
-HONEYPOT = "website"
+HONEYPOT = "website"  # a field people never see (moved off screen by CSS); bots fill it
 # Languages the form offers; another part of the project adds per-reader languages (and their names).
 LANGUAGES = {"en": "English"}
 MAX_TEXT = 2000
