@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config_rules import (
     BOUNCE_LOCAL_MAX, COUNT, DAY, RATE, SECONDS, WEIGHT, Invalid, address, addresses, at_least, bounce_local,
-    choice, company_url, domain, finite, http_url, not_empty, single_line, token,
+    choice, company_url, domain, finite, http_url, not_empty, origins, single_line, token,
 )
 from .errors import ConfigError
 
@@ -104,6 +104,12 @@ class Settings:
     mailbox_done_folder: str = "Processed"
     mailbox_timeout: float = 30.0
     mailbox_cafile: str | None = None
+    cors_origins: str = ""
+    signup_limit_ip: int = 20
+    signup_limit_address: int = 5
+    signup_mails_per_day: int = 1
+    public_pages: bool = True
+    company_pages: bool = False
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -230,6 +236,10 @@ RULES = {
     "mailbox_done_folder": single_line,
     "mailbox_timeout": SECONDS,
     "mailbox_cafile": not_empty,
+    "cors_origins": origins,
+    "signup_limit_ip": at_least(1, 100_000, "a whole number of requests per hour"),
+    "signup_limit_address": at_least(1, 1000, "a whole number of requests per hour"),
+    "signup_mails_per_day": at_least(1, 20, "a whole number of emails a day"),
 }
 
 
@@ -306,6 +316,19 @@ def check_setting(name: str, value):
         return RULES[name](value) if value is not None and name in RULES else value
     except Invalid as exc:
         raise ConfigError(f"{_env_name(name)} must be {exc}, not {value!r}") from None
+
+
+def company_link(settings: Settings) -> str:
+    """The URL template of the digest's company links: this app's public company pages when
+    DIGEST_COMPANY_PAGES is on (and DIGEST_PUBLIC_PAGES serves them), else DIGEST_COMPANY_URL."""
+    if settings.company_pages and settings.public_pages:
+        return settings.base_url.rstrip("/") + "/companies/{slug}/"
+    return settings.company_url
+
+
+def cors_origins(settings: Settings) -> frozenset[str]:
+    """DIGEST_CORS_ORIGINS as a set of origins (scheme://host[:port], no trailing slash)."""
+    return frozenset(o.strip().rstrip("/") for o in settings.cors_origins.split(",") if o.strip())
 
 
 def secret_keys(settings: Settings) -> list[str]:

@@ -79,6 +79,18 @@ def http_url(value):
     return value.strip()
 
 
+def origins(value):
+    """Comma-separated web origins like https://amw.example (scheme and host, no path)."""
+    for item in (part.strip().rstrip("/") for part in value.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query \
+                or any(c.isspace() for c in item):
+            raise Invalid("comma-separated origins like https://amw.example,https://www.amw.example")
+    return value
+
+
 def company_url(value):
     http_url(value.replace("{slug}", "slug"))
     try:

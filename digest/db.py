@@ -276,3 +276,14 @@ def _safe(url: str) -> str:
         return sa.engine.make_url(normalize_url(url)).render_as_string(hide_password=True)
     except Exception:
         return "<invalid url>"
+
+
+def lock_name(session: Session, name: str) -> None:
+    """Serialize the rest of this write transaction with every other holding the same name.
+
+    PostgreSQL: a transaction-level advisory lock on a hash of the name (released at commit or
+    rollback). SQLite needs none: a write transaction there (BEGIN IMMEDIATE) already excludes
+    every other writer.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name})

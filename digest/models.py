@@ -206,5 +206,38 @@ class StaffSession(SQLModel, table=True):
     expires_at: datetime = _ts(index=True)
 
 
+class SignupAttempt(SQLModel, table=True):
+    """One public request that counts against a limit (migration 0009): signup or manage, per
+    client address and per email address. The key is a keyed hash, never the address itself;
+    rows older than a day are deleted as new ones arrive."""
+
+    __tablename__ = "signup_attempt"
+    __table_args__ = (sa.Index("ix_signup_attempt_kind_key_at", "kind", "key", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    key: str = Field(max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class SignupMail(SQLModel, table=True):
+    """A confirmation or manage-link email (migration 0009): claimed here before it is sent, so
+    two racing requests send it once; (email_key, kind, day, seq) caps the mails of a kind an
+    address gets a day."""
+
+    __tablename__ = "signup_mail"
+    __table_args__ = (sa.UniqueConstraint("email_key", "kind", "day", "seq", name="uq_signup_mail_key_kind_day_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    email_key: str = Field(max_length=320)
+    day: str = Field(max_length=10)
+    seq: int = 0
+    kind: str = Field(max_length=10)  # "confirm" or "manage"
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    state: str = Field(default="claimed", max_length=10)  # claimed, sent, failed
+    message_id: str | None = Field(default=None, max_length=300)
+    detail: str | None = None
+    created_at: datetime = _ts(default_factory=utcnow)
+    sent_at: datetime | None = _ts(default=None)
+
+
 SUBSCRIBER_STATES = ("pending", "active", "unsubscribed", "bounced", "complained")
 DIGEST_STATES = ("planned", "sending", "sent", "deferred", "failed", "unknown", "skipped")

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from . import ledger, queries
-from .config import Settings, secret_keys
+from .config import Settings, company_link, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .envelope import Envelope
 from .errors import ConfigError, InputError, NotFound
@@ -96,7 +96,7 @@ class Pipeline:
     def __init__(self, engine: Engine, settings: Settings, *, renderer: Renderer | None = None):
         self.engine = engine
         self.settings = settings
-        self.renderer = renderer or Renderer(settings.templates_dir, company_url=settings.company_url,
+        self.renderer = renderer or Renderer(settings.templates_dir, company_url=company_link(settings),
                                              postal_address=settings.postal_address, base_url=settings.base_url)
         self.signer = Signer(secret_keys(settings))
         self.options = SelectionOptions.from_settings(settings)

@@ -6,7 +6,8 @@ state last changed in it; hard bounces, the hard-bounce reports received in it (
 the addresses suppressed at send time by an SMTP 5.1.x reply; soft bounces and complaints, the
 reports received in it; unsubscribed, the addresses unsubscribed in it by any route (one-click,
 preferences, mailto, webhook, staff). The complaint rate is complaints / sent (None when nothing
-was sent).
+was sent). Signups: subscribers pending confirmation now, those whose confirmation expired, and
+those confirmed in the period.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlmodel import Session, select
 
 from .bounces import COMPLAINT, HARD, SOFT
 from .errors import InputError
-from .models import DeliveryEvent, Digest, Suppression, utcnow
+from .models import DeliveryEvent, Digest, Subscriber, Suppression, utcnow
+from .tokens import TIMED
 
 COMPLAINT_LINE = 0.003  # Gmail's and Yahoo's bulk-sender requirement: stay under 0.3%
 _PERIOD = re.compile(r"\s*(\d{1,4})\s*([hdw])\s*", re.IGNORECASE)
@@ -49,10 +51,22 @@ def status(engine, period: timedelta, *, now: datetime | None = None) -> dict:
             Suppression.created_at >= start, Suppression.created_at < end,
             sa.or_(Suppression.reason == "unsubscribed", Suppression.source == "smtp"))
             .group_by(Suppression.reason)).all())
+        signups = signup_counts(session, start, end)
     complaints = events.get(COMPLAINT, 0)
     rate = complaints / sent if sent else None
     return {"from": start.isoformat(), "to": end.isoformat(), "sent": sent, "deferred": states.get("deferred", 0),
             "failed": states.get("failed", 0), "hard_bounces": events.get(HARD, 0) + suppressed.get("bounced", 0),
             "soft_bounces": events.get(SOFT, 0), "complained": complaints,
             "unsubscribed": suppressed.get("unsubscribed", 0), "complaint_rate": rate,
-            "complaint_rate_over_limit": rate is not None and rate >= COMPLAINT_LINE}
+            "complaint_rate_over_limit": rate is not None and rate >= COMPLAINT_LINE, "signups": signups}
+
+
+def signup_counts(session: Session, start: datetime, end: datetime) -> dict:
+    """Double opt-in at `end`: pending (their confirmation link still works), expired (pending
+    longer than a confirmation link lives, 7 days) and confirmed (confirmed_at in the period)."""
+    cutoff = end - timedelta(seconds=TIMED["confirm"])
+    pending = select(sa.func.count()).select_from(Subscriber).where(Subscriber.status == "pending")
+    return {"pending": session.exec(pending.where(Subscriber.created_at >= cutoff)).one(),
+            "expired": session.exec(pending.where(Subscriber.created_at < cutoff)).one(),
+            "confirmed": session.exec(select(sa.func.count()).select_from(Subscriber).where(
+                Subscriber.confirmed_at >= start, Subscriber.confirmed_at < end)).one()}

@@ -41,11 +41,14 @@ def mailbox_poll(app: App, as_json: bool) -> None:
 @click.pass_obj
 @handle_errors
 def status_command(app: App, period: str, as_json: bool) -> None:
-    """Sent, deferred, failed, bounced, complained and unsubscribed in the period, and the complaint
-    rate against the 0.3% line Gmail and Yahoo hold bulk senders to."""
+    """Sent, deferred, failed, bounced, complained and unsubscribed in the period, the complaint
+    rate against the 0.3% line Gmail and Yahoo hold bulk senders to, and signups: pending
+    confirmation, confirmed in the period, expired (pending over 7 days)."""
     result = status(app.engine(), parse_period(period))
     rate = result["complaint_rate"]
     shown = "n/a" if rate is None else f"{rate:.3%}" + (" (over the 0.3% line)" if rate >= COMPLAINT_LINE else "")
     emit(result, as_json, f"{result['from']} to {result['to']}: sent {result['sent']}, deferred {result['deferred']}, "
          f"failed {result['failed']}, bounced {result['hard_bounces']} hard / {result['soft_bounces']} soft, "
-         f"complained {result['complained']}, unsubscribed {result['unsubscribed']}; complaint rate {shown}")
+         f"complained {result['complained']}, unsubscribed {result['unsubscribed']}; complaint rate {shown}; "
+         f"signups: pending {result['signups']['pending']}, confirmed {result['signups']['confirmed']}, "
+         f"expired {result['signups']['expired']}")

@@ -19,13 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import metrics
-from ..config import Settings
+from ..config import Settings, company_link
 from ..db import make_engine
 from ..errors import TokenError
 from ..render import Renderer
+from ..render.notice import install_translations
 from ..spool import Spool, spool_folder
 from ..tokens import signer_from_settings
-from . import ops, readers, security, sessions, staff, webhooks
+from . import archive, ops, readers, security, sessions, signup, staff, webhooks
 from .deps import Pages, StaffDenied, neutral
 from .writes import SpoolApplier, WriteBusy
 
@@ -59,9 +60,10 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     state = app.state
     state.settings, state.engine, state.staff_token = settings, engine, staff_token
     state.signer = signer_from_settings(settings)
-    state.renderer = Renderer(settings.templates_dir, company_url=settings.company_url,
+    state.renderer = Renderer(settings.templates_dir, company_url=company_link(settings),
                               postal_address=settings.postal_address, base_url=settings.base_url)
     state.pages, state.csrf = Pages(TEMPLATES), security.Csrf()
+    install_translations(state.pages.env)  # the public pages' strings are gettext calls
     state.spool, state.spool_applier = spool, applier
     state.metrics = metrics.registry(engine, settings)
     _plumbing(app)
@@ -70,6 +72,9 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     app.include_router(readers.router)
     app.include_router(webhooks.router)
     app.include_router(ops.router)
+    app.include_router(signup.router)
+    if settings.public_pages:
+        app.include_router(archive.router)
     if spool.waiting():  # left by a process that stopped before applying them
         applier.kick()
     return app

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from ..errors import InputError, NotFound, TokenError
@@ -140,10 +140,13 @@ def zone_names() -> list[str]:
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse, summary="Preferences form")
-def preferences_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep):
+def preferences_page(request: Request, token: Token, engine: EngineDep, pages: PagesDep, signer: SignerDep,
+                     welcome: bool = False):
     with Session(engine) as session:
         subscriber, _ = subscriber_from(session, signer, "preferences", token)
-        return pages(request, "preferences.html", token=token, saved=False, errors=[],
+        saved = ("Subscription confirmed. Choose what you follow and when the digest arrives."
+                 if welcome and subscriber.status == "active" else False)
+        return pages(request, "preferences.html", token=token, saved=saved, errors=[],
                      **preferences_context(session, subscriber))
 
 
@@ -262,5 +265,5 @@ def confirm_now(request: Request, token: Token, engine: EngineDep, pages: PagesD
     with request_write(request) as session:
         subscriber = confirm(session, token, signer)
         session.commit()
-        return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email),
-                     cadence=cadence_words(subscriber.frequency))
+        # On to the reader's preferences (a 303 makes the browser GET them): what to follow, when.
+        return RedirectResponse(f"/preferences/{signer.make('preferences', subscriber.id)}?welcome=1", 303)

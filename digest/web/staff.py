@@ -12,7 +12,8 @@ from sqlmodel import Session, func, select
 
 from .. import queries
 from ..errors import DigestError, InputError, NotFound
-from ..models import Article
+from ..models import Article, utcnow
+from ..report import signup_counts
 from ..render import GMAIL_CLIP_BYTES, lint
 from ..render.view import period_label
 from ..staff_copy import send_test as send_staff_copy
@@ -63,7 +64,9 @@ def index(request: Request, access: Staff, engine: EngineDep, pages: PagesDep):
     with Session(engine) as session:
         people = picker(session, None)
         rows = subscriber_dicts(session, people)
-    return pages(request, "index.html", subscribers=rows, people=people, chosen=None,
+        now = utcnow()
+        signups = signup_counts(session, now - timedelta(days=7), now)
+    return pages(request, "index.html", subscribers=rows, people=people, chosen=None, signups=signups,
                  as_of=local_value(parse_as_of(None)), csrf=request.app.state.csrf.token(), access=access)
 
 
