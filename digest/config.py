@@ -103,6 +103,9 @@ class Settings:
     mailbox_folder: str = "INBOX"
     mailbox_done_folder: str = "Processed"
     mailbox_timeout: float = 30.0
+    feed_interval: int = 900
+    feed_timeout: float = 20.0
+    feed_max_bytes: int = 5_000_000
 
     def replace(self, **changes) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -228,6 +231,9 @@ RULES = {
     "mailbox_folder": single_line,
     "mailbox_done_folder": single_line,
     "mailbox_timeout": SECONDS,
+    "feed_interval": at_least(0, 7 * DAY, "a whole number of seconds (0: no feed job)"),
+    "feed_timeout": SECONDS,
+    "feed_max_bytes": at_least(1000, 2_000_000_000, "a whole number of bytes"),
 }
 
 

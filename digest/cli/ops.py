@@ -14,8 +14,9 @@ import click
 
 from .. import metrics
 from ..executors import WorkerOptions, due_pass, run_worker
-from ..scheduler import DueScheduler, interval_from_settings
+from ..scheduler import DueScheduler, Job, interval_from_settings
 from ..errors import ConfigError
+from .feeds import poll_all_feeds
 from .common import App, emit, handle_errors, json_option, main, parse_time
 
 
@@ -62,7 +63,15 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
     click.echo(f"scheduler: a due pass every {every} s ({options.executor} executor); stop with SIGTERM or Ctrl-C",
                err=True)
     _serve_metrics(app)
-    DueScheduler(run, interval=every, misfire_grace=max(grace, 1), on_result=report).run()
+    DueScheduler(run, interval=every, misfire_grace=max(grace, 1), on_result=report, jobs=_jobs(app)).run()
+
+
+def _jobs(app: App) -> list[Job]:
+    """The scheduler's jobs beside the due pass: (name, interval in seconds, what to run)."""
+    jobs = []
+    if app.settings.feed_interval:
+        jobs.append(Job("feed poll", app.settings.feed_interval, lambda: poll_all_feeds(app)))
+    return jobs
 
 
 @main.command()
