@@ -65,7 +65,7 @@ def test_a_note_and_a_pin_reach_the_readers_they_target_and_nobody_else(world, c
     ana, bo, cy = (world.preview(f"{n}@example.com", WHEN) for n in ("ana", "bo", "cy"))
     assert ana.issue.note and not bo.issue.note and not cy.issue.note
     assert "EDITOR'S NOTE\nBig week for xAI (https://amw.example/xai)" in ana.rendered.text
-    assert '<b>Big week</b> for <a href="https://amw.example/xai"' in ana.rendered.html
+    assert '<b>Big week</b> for <a class="fk" href="https://amw.example/xai"' in ana.rendered.html
     assert "EDITOR'S NOTE" not in bo.rendered.text and "Editor's note" not in cy.rendered.html
     # the pin leads Bo's digest (Compute) as the editor's pick; Ana gets story 0 as her own choice
     assert urls(bo)[0] == story(0) and bo.issue.choices[0].reasons == (EDITORS_PICK,)
@@ -131,7 +131,7 @@ def test_the_note_markdown_subset_is_sanitized():
     text = "**Bold** _it_ [ok](https://amw.example/a_b?x=1&y=2) [bad](javascript:alert(1)) <script>x</script>"
     html = str(note_html(text))
     assert "<b>Bold</b> <i>it</i>" in html
-    assert '<a href="https://amw.example/a_b?x=1&amp;y=2" style="color:#1d4ed8">ok</a>' in html
+    assert '<a class="fk" href="https://amw.example/a_b?x=1&amp;y=2" style="color:#1d4ed8">ok</a>' in html
     assert "javascript:" in html and 'href="javascript' not in html and "<script>" not in html
     assert "&lt;script&gt;" in html
     assert note_text(text) == "Bold it ok (https://amw.example/a_b?x=1&y=2) [bad](javascript:alert(1)) <script>x</script>"

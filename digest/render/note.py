@@ -28,7 +28,7 @@ def _paragraph(text: str) -> str:
     parts, pos = [], 0
     for match in _LINK.finditer(text):
         parts.append(_inline(text[pos:match.start()]))
-        parts.append(f'<a href="{escape(match.group(2))}" style="color:#1d4ed8">{_inline(match.group(1))}</a>')
+        parts.append(f'<a class="fk" href="{escape(match.group(2))}" style="color:#1d4ed8">{_inline(match.group(1))}</a>')
         pos = match.end()
     parts.append(_inline(text[pos:]))
     return '<p style="margin:0 0 6px">' + "".join(parts).replace("\n", "<br>") + "</p>"
