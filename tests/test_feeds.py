@@ -227,7 +227,8 @@ def test_feeds_commands_add_list_poll_remove_with_the_json_contract(cli_env, ser
     assert data["rejected"] == [{"feed": url, "item": 2,
                                  "error": "read_minutes: must be a whole number of minutes from 1 to 600, not 0"}]
     assert f"{url}#2: read_minutes:" in result.stderr
-    again = json.loads(run_cli(cli_env, "feeds", "poll", "--json").stdout)
+    assert "no feed" in json.loads(run_cli(cli_env, "feeds", "poll", server.url("/other"), "--json").stdout)["error"]
+    again = json.loads(run_cli(cli_env, "feeds", "poll", url, "--json").stdout)
     assert again["not_modified"] == 1 and again["stored"] == 0
     listed = json.loads(run_cli(cli_env, "feeds", "list", "--json").output)["feeds"]
     assert [(f["url"], f["last_status"]) for f in listed] == [(url, "not_modified")]

@@ -5,17 +5,20 @@ buttons and the editor's note; feeds; the send dashboard. A form without its CSR
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from sqlmodel import Session, select
 
+from digest.dashboard import send_dashboard
 from digest.db import make_engine
 from digest.models import Digest, EditorialControl, Feed, Subscriber, Suppression, utcnow
 from digest.pipeline import Pipeline
 from digest.selection.editorial import EDITORS_PICK
 from digest.suppression import suppress
 from digest.web import create_app
+from tests.pipeline_helpers import add_people
 from tests.web_helpers import AS_OF, AS_OF_TEXT, build_seeded, copy_seeded, local_client, mark_sent, settings_for
 
 ANA, JIHOON = "ana@example.com", "jihoon.park@example.net"
@@ -159,3 +162,17 @@ def test_feeds_and_the_send_dashboard(site):
     numbers = dict(re.findall(r'data-key="(\w+)"><b>(\d+)</b>', board))
     assert numbers["sent"] == "1" and numbers["failed"] == "0"
     assert "paused" in board and re.search(r"<td>2026-11-\d\dT\d\d:00</td><td>1</td>", board)
+
+
+def test_the_send_dashboard_counts_per_hour_on_sqlite_and_postgresql(engine):
+    ids = add_people(engine, [{"email": f"p{i}@example.com"} for i in range(4)])
+    with Session(engine) as session:
+        for i, (sid, state) in enumerate(zip(ids, ("sent", "sent", "failed", "skipped"))):
+            session.add(Digest(subscriber_id=sid, period="2026-W48", scheduled_for=AS_OF, state=state,
+                               sent_at=AS_OF + timedelta(minutes=30 * i) if state == "sent" else None,
+                               skip_reason="nothing new" if state == "skipped" else None))
+        session.commit()
+        board = send_dashboard(session, AS_OF - timedelta(days=1), AS_OF + timedelta(days=1))
+    assert (board["sent"], board["failed"], board["due"]) == (2, 1, 0)
+    assert board["skipped"] == [{"reason": "nothing new", "count": 1}]
+    assert board["per_hour"] == [{"hour": "2026-11-23T20:00", "sent": 2}]

@@ -94,6 +94,10 @@ def poll(app: App, urls: tuple[str, ...], as_json: bool) -> None:
     rejected or any feed failed.
     """
     with Session(app.engine()) as session:
+        known = set(session.exec(select(Feed.url)))
+        unknown = [u for u in urls if u not in known]
+        if unknown:
+            raise NotFound(f"no feed {unknown[0]!r}; add it with `digest feeds add URL`")
         report = poll_feeds(session, FetchLimits.from_settings(app.settings), urls or None)
     for rejected in report.rejected:
         click.echo(str(rejected), err=True)
