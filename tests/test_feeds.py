@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from digest.cli import main
+from digest.cli import App, main
+from digest.cli.ops import _jobs
+from digest.config import Settings
 from digest.feeds import FetchLimits, poll_feeds
 from digest.models import Article, Company, Feed
 from digest.scheduler import DueScheduler, Job
@@ -97,7 +99,7 @@ def test_a_malformed_item_is_named_by_feed_and_item_and_the_rest_stored(engine, 
     assert len(errors) == 3
 
 
-def test_a_feed_that_times_out_keeps_its_articles_and_last_good_state(engine, server):
+def test_a_feed_that_times_out_keeps_its_articles_and_last_good_state(engine, server, caplog):
     route = server.routes["/feed.json"] = Route(json_feed(item(1)), etag='"v1"')
     add_feed(engine, server.url("/feed.json"))
     poll(engine)
@@ -105,6 +107,8 @@ def test_a_feed_that_times_out_keeps_its_articles_and_last_good_state(engine, se
     report = poll(engine, timeout=0.3)
     route.hold.set()
     assert report.failed and "timeout" in report.failed[0][1]
+    assert any(r.levelname == "WARNING" and "timeout" in r.getMessage() and server.url("/feed.json") in r.getMessage()
+               for r in caplog.records)
     with Session(engine) as session:
         feed = session.exec(select(Feed)).one()
         assert feed.last_status == "failed" and "timeout" in feed.last_error
@@ -254,6 +258,15 @@ def test_ingest_reads_a_jsonl_file_from_a_url_and_names_its_bad_lines(cli_env, s
     assert data["stored"] == 1 and data["rejected"][0]["file"] == url and data["rejected"][0]["line"] == 2
     missing = json.loads(run_cli(cli_env, "ingest", server.url("/none.jsonl"), "--json").stdout)
     assert missing["rejected"] == [{"file": server.url("/none.jsonl"), "line": 0, "error": "url: HTTP 404 Not Found"}]
+
+
+def test_the_scheduler_command_adds_a_feed_job_every_digest_feed_interval(engine, server, db_url):
+    server.routes["/feed.json"] = Route(json_feed(item(1)))
+    add_feed(engine, server.url("/feed.json"))
+    jobs = _jobs(App(Settings(database_url=db_url, secret_key="k", feed_interval=60)))
+    assert [(job.name, job.interval) for job in jobs] == [("feed poll", 60)]
+    assert jobs[0].run()["stored"] == 1
+    assert _jobs(App(Settings(database_url=db_url, secret_key="k", feed_interval=0))) == []
 
 
 def test_the_scheduler_runs_the_feed_job_beside_the_due_pass():
