@@ -44,7 +44,8 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
     With DIGEST_EXECUTOR=inline (the default) this process sends, in DIGEST_WORKER_CONCURRENCY
     threads; with DIGEST_EXECUTOR=queue (PostgreSQL) it plans and enqueues one job per digest for
     `digest worker` processes. SIGTERM or SIGINT finishes the message in flight, releases the rest
-    and exits 0. --json prints one JSON object per pass.
+    and exits 0. --json prints one JSON object per pass. Beside the due pass it polls the feeds
+    (`digest feeds`) every DIGEST_FEED_INTERVAL seconds (0: never), logging what each poll did.
     """
     options = _options(app)
     every, grace = interval_from_settings(app.settings)
