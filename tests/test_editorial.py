@@ -18,6 +18,7 @@ from digest.pipeline import Pipeline
 from digest.render.note import note_html, note_text
 from digest.selection.editorial import EDITORS_PICK, PULLED_MARK
 from tests.pipeline_helpers import SLOT, add_people, load_articles, make_article
+from tests.test_render_browser import ARTIFACTS
 
 FROM, UNTIL = "2026-11-22T00:00:00Z", "2026-12-31T00:00:00Z"
 WHEN = SLOT + timedelta(minutes=5)
@@ -93,7 +94,9 @@ def test_a_pulled_story_is_in_no_later_issue_and_marked_on_the_web_version_that_
     assert story(0) not in urls(world.preview("ana@example.com", WHEN))
     assert cy_before[0] not in urls(world.preview("cy@example.com", WHEN))
     web = world.web_version(ana.id, world.slot_for(ana, WHEN).period)
-    assert PULLED_MARK in web
+    assert f"{PULLED_MARK}: Story 0:" in web
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "editorial-web-pulled.html").write_text(web, encoding="utf-8")
     listed = cli("issue", "list")["controls"]
     assert [(c["kind"], c["url"]) for c in listed] == [("pull", story(0)), ("pull", cy_before[0])]
     removed = cli("issue", "remove", str(listed[1]["id"]))

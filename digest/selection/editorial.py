@@ -18,7 +18,7 @@ from ..types import ArticleData, Choice, Reader
 from .options import Selection, SelectionOptions, rating
 
 EDITORS_PICK = "Editor's pick"
-PULLED_MARK = "Withdrawn by the editors after this issue was sent"
+PULLED_MARK = "Withdrawn by the editors"  # before the title of a pulled story on a sent issue's web version
 
 
 @dataclass(frozen=True)
