@@ -241,3 +241,38 @@ class SignupMail(SQLModel, table=True):
 
 SUBSCRIBER_STATES = ("pending", "active", "unsubscribed", "bounced", "complained")
 DIGEST_STATES = ("planned", "sending", "sent", "deferred", "failed", "unknown", "skipped")
+
+
+class Feed(SQLModel, table=True):
+    """An AMW feed polled for articles (migration 0010), with what its last poll left behind: the
+    validators for a conditional GET and the last good and the last failed poll."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, max_length=2000)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    last_polled_at: datetime | None = _ts(default=None)
+    last_ok_at: datetime | None = _ts(default=None)
+    last_status: str | None = Field(default=None, max_length=20)  # ok, not_modified, failed
+    last_error: str | None = None
+    last_items: int = 0  # items in the last good body
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class EditorialControl(SQLModel, table=True):
+    """An editor's note, pin or pull for the sends between starts_at and ends_at (migration 0010);
+    a note or pin may target the readers who follow one company or segment."""
+
+    __tablename__ = "editorial_control"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)  # note, pin, pull
+    text: str = ""  # the note's Markdown
+    article_url: str | None = Field(default=None, max_length=2000)
+    target_kind: str | None = Field(default=None, max_length=10)  # company, segment, or None: everyone
+    target_name: str | None = Field(default=None, max_length=300)
+    starts_at: datetime = _ts(index=True)
+    ends_at: datetime = _ts(index=True)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = _ts(default_factory=utcnow)
+    removed_at: datetime | None = _ts(default=None)
+    removed_by: str | None = Field(default=None, max_length=200)

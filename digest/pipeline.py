@@ -17,7 +17,7 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from . import ledger, queries
+from . import editorial, ledger, queries
 from .config import Settings, company_link, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .envelope import Envelope
@@ -106,6 +106,7 @@ class Pipeline:
         self.envelope = Envelope.from_settings(settings, self.signer)
         self.message_domain = self.envelope_sender.rpartition("@")[2] or "localhost"
         self._articles: tuple[datetime, datetime, object] | None = None
+        self.editorial = editorial.EditorialCache()  # the editor's notes, pins and pulls (digest/editorial.py)
         # Unsubscribes the web app could not commit in time (the database was busy): see apply_spool.
         self.spool = Spool(spool_folder(settings))
 
@@ -137,16 +138,17 @@ class Pipeline:
         return self._articles[2]
 
     def build(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
-              now: datetime | None = None) -> Built:
+              now: datetime | None = None, made_before: datetime | None = None) -> Built:
         received_ids, received_urls, watermark = history
         end = slot.scheduled_for
-        selector = self._selector(session, end - timedelta(days=self.options.lookback_days), end)
-        selection = selector.select(reader, end=end, watermark=watermark, received_ids=received_ids,
-                                    received_urls=received_urls)
+        controls = self.editorial.at(session, end, made_before)  # pulls leave the candidates, pins lead, notes head
+        selector = controls.selector(self._selector(session, end - timedelta(days=self.options.lookback_days), end))
+        selection = controls.apply(reader, received_ids, selector.select(
+            reader, end=end, watermark=watermark, received_ids=received_ids, received_urls=received_urls))
         overflow = selection.overflow if selection.choices else ()
         issue = Issue(reader=reader, period=slot.period, window_start=selection.window_start,
                       window_end=selection.window_end, choices=selection.choices, more_count=len(overflow),
-                      overflow=overflow)
+                      overflow=overflow, note=controls.note_for(reader))
         if not selection.choices and not self.settings.quiet_week_note:
             return Built(issue, selection, None, None)
         links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
@@ -174,10 +176,8 @@ class Pipeline:
             return self.build(session, reader, slot, history)
 
     def web_version(self, subscriber_id: int, period: str) -> str | None:
-        """The web page of the issue sent to this subscriber for `period`, rebuilt as of its slot,
-        with the stories the ledger recorded as its overflow under id="more" (an issue recorded
-        before overflow was: the ones that did not fit, as rebuilt). None: never sent, or nothing
-        left to show."""
+        """The web page of the issue sent for `period`, rebuilt as of its slot, the ledger's overflow under
+        id="more" and stories pulled since marked. None: never sent, or nothing left to show."""
         with Session(self.engine) as session:
             row = queries.sent_digest(session, subscriber_id, period)
             subscriber = session.get(Subscriber, subscriber_id) if row is not None else None
@@ -185,12 +185,12 @@ class Pipeline:
                 return None
             reader = queries.load_readers(session, [subscriber])[subscriber.id]
             history = queries.load_history(session, [subscriber.id], before=row.scheduled_for)[subscriber.id]
-            built = self.build(session, reader, Slot(row.period, row.scheduled_for), history)
+            built = self.build(session, reader, Slot(row.period, row.scheduled_for), history, made_before=row.sent_at)
             overflow = queries.overflow_ids(session, row.id)
         if built.rendered is None:
             return None
         links = self.links(reader, row.period, tuple(c.article for c in built.issue.choices))
-        return self.renderer.render_web(built.issue, links, only=overflow or None)
+        return self.renderer.render_web(self.editorial.mark_pulled(built.issue), links, only=overflow or None)
 
     # -- the due pass ----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, NamedTuple, Sequence
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -28,6 +28,16 @@ JOB_ID = "digest-due-pass"
 
 # A due pass: given a stop() callable and the time to act as of, it returns a JSON-able summary.
 DuePass = Callable[[Callable[[], bool], datetime], dict]
+
+
+class Job(NamedTuple):
+    """Another interval job beside the due pass (the feed poll, say): run at once, then every
+    `interval` seconds, never two at a time; its result dict is logged, a failure logged and retried
+    at the next interval."""
+
+    name: str
+    interval: int
+    run: Callable[[], dict | None]
 
 
 def interval_from_settings(settings: Settings) -> tuple[int, int]:
@@ -47,7 +57,7 @@ class DueScheduler:
 
     def __init__(self, due_pass: DuePass, *, interval: int = Settings.scheduler_interval,
                  misfire_grace: int | None = None, on_result: Callable[[dict], None] | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, jobs: Sequence[Job] = ()):
         self.due_pass = due_pass
         self.on_result = on_result
         self.clock = clock or (lambda: datetime.now(timezone.utc))
@@ -64,6 +74,21 @@ class DueScheduler:
             name="digest due pass", coalesce=True, max_instances=1,
             misfire_grace_time=misfire_grace or interval, next_run_time=datetime.now(timezone.utc),
             replace_existing=True)
+        for job in jobs:
+            self.scheduler.add_job(
+                self._run_job, args=(job,), trigger=IntervalTrigger(seconds=job.interval, timezone=timezone.utc),
+                id=f"digest-{job.name}", name=job.name, coalesce=True, max_instances=1,
+                misfire_grace_time=job.interval, next_run_time=datetime.now(timezone.utc), replace_existing=True)
+
+    def _run_job(self, job: Job) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            result = job.run()
+        except Exception:  # one failed run must not end the scheduler; the next interval retries
+            log.exception("%s failed", job.name)
+            return
+        log.info("%s: %s", job.name, result)
 
     def stopping(self) -> bool:
         return self._stop.is_set()

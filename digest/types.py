@@ -87,6 +87,7 @@ class Issue:
     choices: tuple[Choice, ...]
     more_count: int = 0  # stories left out (by the maximum or the budget): the "N more stories" link
     overflow: tuple[Choice, ...] = ()  # those stories, best first, for the issue's web page
+    note: str = ""  # the editor's note(s) in force for this reader: Markdown subset (digest/render/note.py)
 
 
 @dataclass(frozen=True, slots=True)

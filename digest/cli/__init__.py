@@ -6,7 +6,7 @@ common.py holds what every command shares (App, emit, errors and exit codes, --a
 
 from __future__ import annotations
 
-from . import companies, database, demo, ingest, mailbox, ops, preview, send, serve  # noqa: F401 (each registers its commands)
+from . import companies, database, demo, feeds, ingest, issue, mailbox, ops, preview, send, serve  # noqa: F401 (each registers its commands)
 from .common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, App, emit, fail, handle_errors, json_option, main, parse_time
 from .subscribers import subscribers_group
 

@@ -14,8 +14,9 @@ import click
 
 from .. import metrics
 from ..executors import WorkerOptions, due_pass, run_worker
-from ..scheduler import DueScheduler, interval_from_settings
+from ..scheduler import DueScheduler, Job, interval_from_settings
 from ..errors import ConfigError
+from .feeds import poll_all_feeds
 from .common import App, emit, handle_errors, json_option, main, parse_time
 
 
@@ -43,7 +44,8 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
     With DIGEST_EXECUTOR=inline (the default) this process sends, in DIGEST_WORKER_CONCURRENCY
     threads; with DIGEST_EXECUTOR=queue (PostgreSQL) it plans and enqueues one job per digest for
     `digest worker` processes. SIGTERM or SIGINT finishes the message in flight, releases the rest
-    and exits 0. --json prints one JSON object per pass.
+    and exits 0. --json prints one JSON object per pass. Beside the due pass it polls the feeds
+    (`digest feeds`) every DIGEST_FEED_INTERVAL seconds (0: never), logging what each poll did.
     """
     options = _options(app)
     every, grace = interval_from_settings(app.settings)
@@ -62,7 +64,15 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
     click.echo(f"scheduler: a due pass every {every} s ({options.executor} executor); stop with SIGTERM or Ctrl-C",
                err=True)
     _serve_metrics(app)
-    DueScheduler(run, interval=every, misfire_grace=max(grace, 1), on_result=report).run()
+    DueScheduler(run, interval=every, misfire_grace=max(grace, 1), on_result=report, jobs=_jobs(app)).run()
+
+
+def _jobs(app: App) -> list[Job]:
+    """The scheduler's jobs beside the due pass: (name, interval in seconds, what to run)."""
+    jobs = []
+    if app.settings.feed_interval:
+        jobs.append(Job("feed poll", app.settings.feed_interval, lambda: poll_all_feeds(app)))
+    return jobs
 
 
 @main.command()

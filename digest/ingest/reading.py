@@ -106,6 +106,16 @@ def read_records(path: str | Path) -> tuple[list[tuple[int, object]], list[Rejec
     return records, errors
 
 
+def read_url_records(url: str, fetch) -> tuple[list[tuple[int, object]], list[Rejected]]:
+    """Like read_records for a JSON or JSONL file at an http(s) URL: `fetch(url)` returns its bytes
+    or raises OSError (or an error whose text says what went wrong), reported as `url:`."""
+    try:
+        data = fetch(url)
+    except Exception as exc:  # noqa: BLE001 - any failure of the fetch costs this file only, named
+        return [], [Rejected(url, 0, f"url: {exc}")]
+    return _read_text(url, decode_text(data))
+
+
 def _read_text(name: str, text: str) -> tuple[list[tuple[int, object]], list[Rejected]]:
     index = LineIndex(text)
     stripped = text.lstrip(" \t\r\n")

@@ -12,7 +12,7 @@ from ..models import Article, ArticleCompany, ArticleSegment, Company, CompanyAl
 from ..names import SEGMENT_SEPARATOR, alias_key, slugify
 from ..text import clean_input
 from ..types import ArticleData
-from .reading import Rejected, read_records
+from .reading import Rejected, read_records, read_url_records
 from .validate import validate_article
 
 
@@ -124,7 +124,7 @@ def load_aliases(session: Session, mapping: dict[str, list[str]]) -> int:
     return added
 
 
-def ingest_files(session: Session, paths, *, progress=None) -> IngestReport:
+def ingest_files(session: Session, paths, *, progress=None, fetch=None) -> IngestReport:
     """Validate every record of every file, store the valid ones, report the rest; then commit.
 
     A url that appears twice in one run keeps its last version, as a re-ingest would. A record
@@ -135,7 +135,10 @@ def ingest_files(session: Session, paths, *, progress=None) -> IngestReport:
     report = IngestReport()
     valid: dict[str, tuple[str, int, ArticleData]] = {}
     for path in paths:
-        records, errors = read_records(path)
+        if fetch is not None and isinstance(path, str) and path.startswith(("https://", "http://")):
+            records, errors = read_url_records(path, fetch)  # fetch: url -> bytes, given by the caller
+        else:
+            records, errors = read_records(path)
         rejected = list(errors)
         for line, obj in records:
             try:

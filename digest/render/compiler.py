@@ -291,7 +291,10 @@ def _environment(loader=None, *, html: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        extensions=["jinja2.ext.i18n"],
     )
+    # {{ _("...") }} in the templates: newstyle gettext; without a catalogue installed, the English text.
+    env.install_null_translations(newstyle=True)
     env.filters.update(FILTERS)
     return env
 

@@ -21,6 +21,7 @@ from ..names import company_key, slugify
 from ..types import ArticleData, Choice, Issue, Links, Rendered
 from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
 from .fragments import WithFeedback
+from .note import note_html, note_text
 from .subject import quiet_note, preheader, subject_line
 
 __all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value", "more_label"]
@@ -82,6 +83,8 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         "email": clean(issue.reader.email),
         "postal_address": postal_address,
         "rule": "-" * TEXT_WIDTH,
+        # the editor's note: plain text for the text part, sanitized HTML (a Markup, kept as is)
+        "note": note_text(issue.note), "note_html": note_html(issue.note),
     }
     return Prepared(cards, html_cards, base)
 

@@ -26,7 +26,7 @@ from ..render import Renderer
 from ..render.notice import install_translations
 from ..spool import Spool, spool_folder
 from ..tokens import signer_from_settings
-from . import archive, ops, readers, security, sessions, signup, staff, webhooks
+from . import archive, ops, readers, security, sessions, signup, staff, staff_manage, staff_newsroom, webhooks
 from .deps import Pages, StaffDenied, neutral
 from .writes import SpoolApplier, WriteBusy
 
@@ -68,6 +68,8 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     state.metrics = metrics.registry(engine, settings)
     _plumbing(app)
     app.include_router(staff.router)
+    app.include_router(staff_manage.router)  # subscribers: search, edit, unsubscribe, unsuppress
+    app.include_router(staff_newsroom.router)  # articles and editorial controls, feeds, send dashboard
     app.include_router(sessions.router)
     app.include_router(readers.router)
     app.include_router(webhooks.router)
