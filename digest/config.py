@@ -111,6 +111,7 @@ class Settings:
     public_pages: bool = True
     company_pages: bool = False
     feed_interval: int = 900
+    mailbox_interval: int = 300
     feed_timeout: float = 20.0
     feed_max_bytes: int = 5_000_000
 
@@ -244,6 +245,7 @@ RULES = {
     "signup_limit_address": at_least(1, 1000, "a whole number of requests per hour"),
     "signup_mails_per_day": at_least(1, 20, "a whole number of emails a day"),
     "feed_interval": at_least(0, 7 * DAY, "a whole number of seconds (0: no feed job)"),
+    "mailbox_interval": at_least(0, 7 * DAY, "a whole number of seconds (0: no mailbox job)"),
     "feed_timeout": SECONDS,
     "feed_max_bytes": at_least(1000, 2_000_000_000, "a whole number of bytes"),
 }

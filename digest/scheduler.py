@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import metrics
 from .config import Settings
-from .errors import ConfigError
+from .errors import ConfigError, DigestError
 
 log = logging.getLogger("digest.scheduler")
 
@@ -85,6 +85,9 @@ class DueScheduler:
             return
         try:
             result = job.run()
+        except DigestError as exc:  # a server down, a setting to fix: one line, retried at the next interval
+            log.error("%s failed: %s; trying again in %d s", job.name, exc, job.interval)
+            return
         except Exception:  # one failed run must not end the scheduler; the next interval retries
             log.exception("%s failed", job.name)
             return

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlmodel import Session, select
 
+from digest.cli.common import App
+from digest.cli.ops import _jobs
 from digest.config import Settings
 from digest.envelope import Envelope
 from digest.mailbox import connect, poll
@@ -322,3 +324,18 @@ def test_a_wrong_password_is_an_error_that_names_the_setting(world, engine, db_u
     proc = subprocess.run([sys.executable, "-m", "digest", "mailbox", "poll", "--json"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "DIGEST_MAILBOX_PASSWORD" in json.loads(proc.stdout)["error"]
+
+
+def test_the_scheduler_polls_the_mailbox_every_digest_mailbox_interval(world, engine, db_url):
+    imap, rows = world["imap"], world["rows"]
+    imap.deliver(dsn("sched1", ENVELOPE.sender(rows[ANA]), ANA, "failed", "5.1.1"))
+    settings = Settings(database_url=db_url, secret_key="k", feed_interval=0, mailbox_host="127.0.0.1",
+                        mailbox_port=imap.port, mailbox_security="none", mailbox_username=imap.username,
+                        mailbox_password=imap.password, mailbox_interval=60)
+    jobs = _jobs(App(settings))
+    assert [(job.name, job.interval) for job in jobs] == [("mailbox poll", 60)]
+    assert jobs[0].run()["hard_bounces"] == 1
+    assert statuses(engine)[ANA] == "bounced" and imap.count("Processed") == 1
+    # No mailbox configured, or the job turned off: no job.
+    assert _jobs(App(settings.replace(mailbox_host=None))) == []
+    assert _jobs(App(settings.replace(mailbox_interval=0))) == []

@@ -22,7 +22,8 @@ from digest.mailers.file import FileMailer
 from digest.mailers.memory import MemoryMailer
 from digest.models import Digest
 from digest.pipeline import Pipeline
-from digest.scheduler import JOB_ID, DueScheduler
+from digest.errors import DeliveryError
+from digest.scheduler import JOB_ID, DueScheduler, Job
 from digest.schedule import zone
 from digest.executors import enqueue_due, run_inline
 from tests.conftest import ROOT
@@ -222,3 +223,18 @@ def test_a_signal_mid_pass_finishes_the_message_in_flight_and_releases_the_rest(
     pipeline = Pipeline(engine, Settings(database_url=sqlite_url, secret_key="k"))
     assert run_inline(pipeline, MemoryMailer, datetime.now(UTC)).sent == 12 - sent_files
     engine.dispose()
+
+
+def test_a_side_job_that_fails_for_a_known_reason_logs_one_line_and_the_scheduler_goes_on(caplog):
+    def refused():
+        raise DeliveryError("the IMAP server 127.0.0.1:1 refused: bad password")
+
+    scheduler = DueScheduler(lambda stop, as_of: {}, interval=3600)
+    with caplog.at_level(logging.INFO, logger="digest"):
+        scheduler._run_job(Job("mailbox poll", 300, refused))
+        scheduler._run_job(Job("feed poll", 300, lambda: {"feeds": 1}))
+    failed = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(failed) == 1 and failed[0].exc_info is None
+    assert "mailbox poll failed: the IMAP server 127.0.0.1:1 refused" in failed[0].getMessage()
+    assert "trying again in 300 s" in failed[0].getMessage()
+    assert any("feed poll: {'feeds': 1}" in r.getMessage() for r in caplog.records)

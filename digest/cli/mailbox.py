@@ -29,9 +29,14 @@ def mailbox_poll(app: App, as_json: bool) -> None:
     stay for staff. Running it again repeats nothing.
     """
     settings = app.settings
-    counts = poll(app.engine(), settings, signer_from_settings(settings))
+    counts = poll_mailbox(app)
     human = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in counts.items())
     emit(counts, as_json, f"mailbox {settings.mailbox_folder}: {human}")
+
+
+def poll_mailbox(app: App) -> dict:
+    """One poll of the bounce mailbox (the command, and the scheduler's mailbox job)."""
+    return poll(app.engine(), app.settings, signer_from_settings(app.settings))
 
 
 @main.command("status")

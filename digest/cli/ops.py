@@ -17,6 +17,7 @@ from ..executors import WorkerOptions, due_pass, run_worker
 from ..scheduler import DueScheduler, Job, interval_from_settings
 from ..errors import ConfigError
 from .feeds import poll_all_feeds
+from .mailbox import poll_mailbox
 from .common import App, emit, handle_errors, json_option, main, parse_time
 
 
@@ -72,6 +73,8 @@ def _jobs(app: App) -> list[Job]:
     jobs = []
     if app.settings.feed_interval:
         jobs.append(Job("feed poll", app.settings.feed_interval, lambda: poll_all_feeds(app)))
+    if app.settings.mailbox_host and app.settings.mailbox_interval:
+        jobs.append(Job("mailbox poll", app.settings.mailbox_interval, lambda: poll_mailbox(app)))
     return jobs
 
 
