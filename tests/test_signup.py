@@ -164,6 +164,11 @@ def test_cors_answers_listed_origins_and_refuses_the_rest(web):
     assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
     forged = post(web, {"email": "victim@example.org"}, Origin="https://evil.example")
     assert forged.status_code == 403 and subscriber(web.engine, "victim@example.org") is None
+    # An opaque origin is our own no-referrer form only when the browser says the post is same-origin.
+    hidden = post(web, {"email": "victim@example.org"}, Origin="null", **{"Sec-Fetch-Site": "cross-site"})
+    assert hidden.status_code == 403 and subscriber(web.engine, "victim@example.org") is None
+    own = post(web, {"email": "own@example.org"}, Origin="null", **{"Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 202 and "access-control-allow-origin" not in own.headers
 
 
 def test_two_racing_signups_send_one_confirmation(web):

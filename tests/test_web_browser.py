@@ -113,3 +113,30 @@ def test_preferences_form_saves_in_the_browser(browser, site):
         person = session.exec(select(Subscriber).where(Subscriber.email_key == ANA)).one()
         assert person.send_hour == 17
     assert "Nvidia" in site.pipeline.preview(ANA, AS_OF).issue.reader.companies
+
+
+def test_the_send_test_form_works_in_a_real_browser(browser, seeded, tmp_path):
+    # The staff pages send no referrer, so Chromium posts their forms with `Origin: null`: the browser's
+    # Sec-Fetch-Site must be what tells our own form from another site's.
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from digest.mailers.memory import MemoryMailer
+
+    url = copy_seeded(seeded, tmp_path)
+    port = free_port()
+    settings = settings_for(url, tmp_path).replace(base_url=f"http://127.0.0.1:{port}",
+                                                   staff_addresses="qa@amw.example")
+    engine = make_engine(url)
+    MemoryMailer.reset()
+    try:
+        with LiveServer(create_app(settings, engine), port=port) as server:
+            browser.get(f"{server.url}/preview?email={ANA}&as_of={AS_OF_TEXT}")
+            browser.find_element(By.ID, "to").send_keys("qa@amw.example")
+            browser.find_element(By.ID, "send").click()
+            WebDriverWait(browser, 15).until(lambda d: "Test to qa@amw.example" in d.page_source
+                                             or "Form expired" in d.page_source)
+            assert "Test to qa@amw.example: sent" in browser.page_source
+        assert [m.recipient for m in MemoryMailer.outbox] == ["qa@amw.example"]
+    finally:
+        engine.dispose()

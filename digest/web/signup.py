@@ -51,12 +51,14 @@ def allowed_origin(request: Request) -> str | None:
     """The Origin to echo in Access-Control-Allow-Origin (None: same origin or no Origin);
     Forbidden for an origin that is neither this site nor on DIGEST_CORS_ORIGINS."""
     origin = request.headers.get("origin")
-    # "null": this site's own form (its pages send no referrer, so Chromium sends no origin either).
-    # Nothing is echoed for it, so no script elsewhere can read the answer.
-    if origin is None or origin == "null" or origin in _own_origins(request):
+    if origin in _own_origins(request):
         return None
-    if origin in cors_origins(request.app.state.settings):
+    if origin is not None and origin in cors_origins(request.app.state.settings):
         return origin
+    # This site's own form (its pages send no referrer, so a browser posts it with `Origin: null`), or
+    # a client without an Origin: nothing is echoed, so no script elsewhere can read the answer.
+    if (origin is None or origin == "null") and security.same_origin(request):
+        return None
     raise Forbidden()
 
 
