@@ -114,6 +114,8 @@ class Subscriber(SQLModel, table=True):
     reading_budget: int | None = None
     paused_until: date | None = None
     smtputf8: bool = False
+    # BCP 47 tag (migration 0008); "" means DIGEST_DEFAULT_LANGUAGE
+    language: str = Field(default="", max_length=35, sa_column_kwargs={"server_default": ""})
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
     confirmed_at: datetime | None = _ts(default=None)

@@ -102,7 +102,7 @@ def reader_of(subscriber: Subscriber, companies=frozenset(), segments=frozenset(
         send_day=subscriber.send_day, send_hour=subscriber.send_hour, frequency=subscriber.frequency,
         max_articles=subscriber.max_articles, min_significance=subscriber.min_significance,
         reading_budget=subscriber.reading_budget, companies=frozenset(companies), segments=frozenset(segments),
-        smtputf8=subscriber.smtputf8, muted=muted_of(subscriber),
+        smtputf8=subscriber.smtputf8, muted=muted_of(subscriber), language=subscriber.language or "",
     )
 
 

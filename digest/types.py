@@ -58,6 +58,7 @@ class Reader:
     smtputf8: bool = False
     # what the reader muted, as (kind, name) with kind "company", "segment" or "tag"
     muted: frozenset[tuple[str, str]] = frozenset()
+    language: str = ""  # BCP 47; "" for the default language (DIGEST_DEFAULT_LANGUAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ class Choice:
     lead: str = ""
     matched: tuple[str, ...] = ()
     updates: str = ""  # when is_update: the url of the earlier part of the story the reader received
+    # the names `reasons` says "You follow ..." of, so that the render can say it in the reader's language
+    reason_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

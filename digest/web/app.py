@@ -60,7 +60,8 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     state.settings, state.engine, state.staff_token = settings, engine, staff_token
     state.signer = signer_from_settings(settings)
     state.renderer = Renderer(settings.templates_dir, company_url=settings.company_url,
-                              postal_address=settings.postal_address, base_url=settings.base_url)
+                              postal_address=settings.postal_address, base_url=settings.base_url,
+                              lang=settings.default_language)
     state.pages, state.csrf = Pages(TEMPLATES), security.Csrf()
     state.spool, state.spool_applier = spool, applier
     state.metrics = metrics.registry(engine, settings)

@@ -14,11 +14,13 @@ import zoneinfo
 from functools import lru_cache
 from typing import Annotated
 
+from babel import Locale, UnknownLocaleError
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from ..errors import InputError, NotFound, TokenError
+from ..i18n import catalog_languages
 from ..models import Subscriber
 from ..suppression import RECEIVING
 from ..render.view import cadence_words
@@ -130,8 +132,25 @@ def preferences_context(session: Session, subscriber: Subscriber) -> dict:
     return {"s": subscriber, "companies": companies, "followed_segments": set(segments),
             "all_segments": all_segments, "days": DAYS, "max_articles_limit": MAX_ARTICLES,
             "zones": zone_names(), "email": mask_email(subscriber.email),
+            "languages": language_choices(subscriber.language),
             "stopped": subscriber.status not in ("pending", "active"),
             "muted": [m for m in (subscriber.muted or []) if isinstance(m, dict) and m.get("name")]}
+
+
+def language_choices(current: str) -> list[tuple[str, str]]:
+    """("", "default") and each catalog language by its own name; a stored language without a
+    catalog stays selectable, so that saving the form does not change it."""
+    tags = list(catalog_languages())
+    if current and current not in tags:
+        tags.append(current)
+    return [("", "Default")] + [(tag, language_name(tag)) for tag in tags]
+
+
+def language_name(tag: str) -> str:
+    try:
+        return Locale.parse(tag.replace("-", "_")).get_display_name().capitalize() or tag
+    except (UnknownLocaleError, ValueError):
+        return tag
 
 
 @lru_cache(maxsize=1)
@@ -159,6 +178,7 @@ def preferences_save(
     send_day: FormText = None, send_hour: FormText = None, frequency: FormText = None,
     paused_until: FormText = None, min_significance: FormText = None, max_articles: FormText = None,
     unmute: Annotated[str | None, Form(max_length=300)] = None,
+    language: Annotated[str | None, Form(max_length=35)] = None,
 ):
     read_token(signer, "preferences", token)
     if not same_token(form_token, token):
@@ -176,7 +196,7 @@ def preferences_save(
     changes = {name: value for name, value in (
         ("timezone", timezone_name), ("send_day", send_day), ("send_hour", send_hour),
         ("frequency", frequency), ("paused_until", paused_until), ("min_significance", min_significance),
-        ("max_articles", max_articles)) if value is not None}
+        ("max_articles", max_articles), ("language", language)) if value is not None}
     if follows_shown:
         extra = [n.strip() for n in (add_companies or "").replace(";", ",").split(",") if n.strip()]
         changes["companies"] = list(dict.fromkeys([*companies, *extra]))

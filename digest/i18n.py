@@ -1,0 +1,187 @@
+"""Languages: the gettext catalogs (digest/locale/<lang>/LC_MESSAGES/messages.po) and CLDR formatting.
+
+The languages the digest speaks are the catalogs found on disk: adding one is adding its .po file,
+nothing in the code names them. A `.mo` file is built from each `.po` by the wheel's build
+(setup.py); a fresh clone has none, so a missing or older `.mo` is compiled from the `.po` in memory.
+Fuzzy entries are never used (the completeness test refuses them anyway).
+
+`Language` bundles a catalog with its CLDR locale: messages (gettext, ngettext, pgettext) and the
+reader's dates, lists and numbers (Babel). Messages are translated where a reader sees them: the
+email, its subject and preheader, the reasons, the reader pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_interval, format_skeleton
+from babel.lists import format_list
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+__all__ = ["SOURCE_LANGUAGE", "DEFAULT_FONTS", "DEFAULT_TYPOGRAPHY", "LOCALE_DIR", "DOMAIN", "UnknownLanguage", "canonical_language", "catalog_languages", "catalog_for",
+           "translations", "Language", "language", "compile_catalogs"]
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "messages"
+# The language of the message ids themselves (the source strings), used when no catalog matches.
+SOURCE_LANGUAGE = "en"
+DEFAULT_FONTS = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+# The email's typography when a catalog says nothing (Language.typography).
+DEFAULT_TYPOGRAPHY = {"font_family": DEFAULT_FONTS, "word_break": "normal"}
+
+
+class UnknownLanguage(ValueError):
+    """Not a language tag CLDR knows."""
+
+
+def canonical_language(text: str) -> str:
+    """A BCP 47 tag in its canonical form ("KO-kr" -> "ko-KR"); UnknownLanguage when CLDR does not
+    know the language."""
+    raw = str(text).strip()
+    try:
+        locale = Locale.parse(raw.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise UnknownLanguage(f"unknown language {raw!r}; expected a BCP 47 tag such as en, ko, ja or pt-BR") from None
+    return "-".join(p for p in (locale.language, locale.script, locale.territory, locale.variant) if p)
+
+
+def _po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@functools.cache
+def catalog_languages() -> tuple[str, ...]:
+    """The languages that have a catalog, as their folder names (discovered, never listed in code)."""
+    if not LOCALE_DIR.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in LOCALE_DIR.iterdir() if _po_path(p.name).is_file()))
+
+
+def _match(tag: str) -> str | None:
+    """The catalog for a tag: the same tag, else its language alone ("ko-KR" -> "ko")."""
+    if not tag:
+        return None
+    found = {c.replace("_", "-").casefold(): c for c in catalog_languages()}
+    tag = tag.replace("_", "-").casefold()
+    return found.get(tag) or found.get(tag.split("-")[0])
+
+
+def catalog_for(tag: str, default: str) -> tuple[str, str | None]:
+    """(the catalog language a reader of `tag` gets, a warning when that is not their language).
+
+    "" means the default language. A language without a catalog falls back to the default (and
+    the default without one to the source strings).
+    """
+    chosen = _match(tag or default)
+    if chosen is not None:
+        return chosen, None
+    fallback = _match(default) or SOURCE_LANGUAGE
+    if not tag:
+        return fallback, f"no catalog for the default language {default!r}: the source strings ({fallback}) are used"
+    return fallback, (f"no catalog for language {tag!r}: this reader gets the default language ({fallback}); "
+                      f"catalogs exist for {', '.join(catalog_languages()) or 'none'}")
+
+
+def _compile(po: Path) -> bytes:
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=None)
+    out = io.BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    return out.getvalue()
+
+
+@functools.lru_cache(maxsize=None)
+def translations(lang: str) -> NullTranslations:
+    """The catalog of lang: its .mo when built and up to date, else its .po compiled in memory."""
+    po = _po_path(lang)
+    if not po.is_file():
+        return NullTranslations()
+    mo = po.with_suffix(".mo")
+    if mo.is_file() and mo.stat().st_mtime >= po.stat().st_mtime:
+        data = mo.read_bytes()
+    else:
+        data = _compile(po)
+    return Translations(io.BytesIO(data), domain=DOMAIN)
+
+
+def compile_catalogs(root: Path = LOCALE_DIR) -> list[Path]:
+    """Write each .po's .mo beside it (the wheel's build step); returns the files written."""
+    written = []
+    for po in sorted(root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo = po.with_suffix(".mo")
+        mo.write_bytes(_compile(po))
+        written.append(mo)
+    return written
+
+
+@dataclass(frozen=True, eq=False)
+class Language:
+    """One catalog language: its messages and its CLDR formatting."""
+
+    tag: str
+    locale: Locale
+    messages: NullTranslations
+
+    def gettext(self, message: str) -> str:
+        return self.messages.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self.messages.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self.messages.pgettext(context, message)
+
+    @property
+    def typography(self) -> dict[str, str]:
+        """CSS the email is compiled with for this language, from its catalog (context "css"):
+        the font stack with the faces of its script first, and how lines break (keep-all keeps
+        Korean words whole)."""
+        return {
+            # Translators: the CSS font-family list of the email: faces for your script first, then these.
+            "font_family": self.pgettext(
+                "css font-family", "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"),
+            # Translators: CSS word-break of the email text: "keep-all" where words must not break mid-word.
+            "word_break": self.pgettext("css word-break", "normal"),
+        }
+
+    def list(self, items) -> str:
+        """"A", "A and B", "A, B, and C" as the locale joins them ("A, B 및 C", "A、B、C")."""
+        items = list(items)
+        return format_list(items, locale=self.locale) if items else ""
+
+    def number(self, value) -> str:
+        return format_decimal(value, locale=self.locale)
+
+    def day(self, value: date, skeleton: str = "yMMMd") -> str:
+        """A calendar day by a CLDR skeleton ("yMMMd": "Nov 23, 2026", "2026년 11월 23일")."""
+        if isinstance(value, datetime):
+            value = value.date()
+        return format_skeleton(skeleton, value, locale=self.locale)
+
+    def weekday(self, value: date) -> str:
+        """The day's full weekday name ("Monday", "월요일", "月曜日")."""
+        return format_date(value, "EEEE", locale=self.locale)
+
+    def interval(self, start: date, end: date, skeleton: str = "yMMMd") -> str:
+        """A range of days ("Nov 17 – 23, 2026", "2026년 11월 17일~23일")."""
+        if isinstance(start, datetime):
+            start, end = start.date(), end.date()
+        return format_interval(start, end, skeleton, locale=self.locale)
+
+
+@functools.lru_cache(maxsize=None)
+def language(tag: str) -> Language:
+    """The Language of a catalog tag (cached: one per language per process)."""
+    try:
+        locale = Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        locale = Locale.parse(SOURCE_LANGUAGE)
+    return Language(tag, locale, translations(tag))
