@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import functools
 import io
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import format_date, format_interval, format_skeleton
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
@@ -36,6 +38,15 @@ SOURCE_LANGUAGE = "en"
 DEFAULT_FONTS = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 # The email's typography when a catalog says nothing (Language.typography).
 DEFAULT_TYPOGRAPHY = {"font_family": DEFAULT_FONTS, "word_break": "normal"}
+
+
+# The letters that mark a name as written in a script (Unicode character name prefixes), for the
+# scripts CLDR's likely subtags give languages: a company alias in the reader's script is shown to them.
+_SCRIPT_LETTERS = {
+    "Kore": ("HANGUL",), "Jpan": ("HIRAGANA", "KATAKANA"), "Hans": ("CJK UNIFIED",), "Hant": ("CJK UNIFIED",),
+    "Cyrl": ("CYRILLIC",), "Grek": ("GREEK",), "Arab": ("ARABIC",), "Hebr": ("HEBREW",), "Thai": ("THAI",),
+    "Deva": ("DEVANAGARI",),
+}
 
 
 class UnknownLanguage(ValueError):
@@ -151,6 +162,24 @@ class Language:
             # Translators: CSS word-break of the email text: "keep-all" where words must not break mid-word.
             "word_break": self.pgettext("css word-break", "normal"),
         }
+
+    @functools.cached_property
+    def script(self) -> str:
+        """The script the language is written in (ISO 15924: "Kore", "Jpan", "Latn"), by CLDR."""
+        if self.locale.script:
+            return self.locale.script
+        likely = get_global("likely_subtags").get(self.locale.language, "")
+        parts = likely.split("_")
+        return parts[1] if len(parts) > 2 else ""
+
+    def writes(self, name: str) -> bool:
+        """Whether name is written in this language's own script (바이트댄스 for Korean)."""
+        marks = _SCRIPT_LETTERS.get(self.script)
+        return bool(marks) and any(unicodedata.name(ch, "").startswith(marks) for ch in name if ch.isalpha())
+
+    def local_name(self, name: str, pairs) -> str:
+        """name, or its alias in this language's script among (name, alias) pairs."""
+        return next((alias for company, alias in pairs if company == name and self.writes(alias)), name)
 
     def list(self, items) -> str:
         """"A", "A and B", "A, B, and C" as the locale joins them ("A, B 및 C", "A、B、C")."""

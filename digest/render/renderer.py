@@ -106,7 +106,8 @@ class Renderer:
     def prepare(self, issue: Issue, links: Links, *, now: datetime | None = None) -> view.Prepared:
         """This reader's view model (view.prepare with this renderer's settings, in their language)."""
         return view.prepare(issue, links, now=now, company_url=self.company_url, postal_address=self.postal_address,
-                            base_url=self.base_url, lang=self.language_of(issue)[0], direction=self.direction)
+                            base_url=self.base_url, lang=self.language_of(issue)[0], direction=self.direction,
+                            default_language=self.default_language()[0])
 
     @metrics.RENDER_SECONDS.time()
     def render(self, issue: Issue, links: Links, *, now: datetime | None = None) -> Rendered:
@@ -133,7 +134,8 @@ class Renderer:
         reference = now or issue.window_end
         lang = self.language_of(issue)[0]
         html_ctx["more"] = view.html_value(view.more_label(len(extra), lang))
-        html_ctx["overflow"] = [view.card_views(c, reference, self.company_url, lang)[1] for c in extra]
+        texts = tuple(dict.fromkeys((lang.tag, self.default_language()[0])))
+        html_ctx["overflow"] = [view.card_views(c, reference, self.company_url, lang, texts)[1] for c in extra]
         return self._templates(lang.tag).html.render(html_ctx)
 
     def render_naive(self, issue: Issue, links: Links, *, now: datetime | None = None) -> Rendered:

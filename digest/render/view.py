@@ -53,15 +53,17 @@ class Prepared:
 
 
 def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: str, postal_address: str,
-            base_url: str, lang: Language, direction: str) -> Prepared:
+            base_url: str, lang: Language, direction: str, default_language: str = SOURCE_LANGUAGE) -> Prepared:
     """The reader's cards (text and HTML views, with their own feedback links) and header values, in
-    the reader's language (`lang`, the catalog the renderer chose for them)."""
+    the reader's language (`lang`, the catalog the renderer chose for them): article text in it
+    where the article has it, else in the default language, else the article's own text."""
+    texts = tuple(dict.fromkeys((lang.tag, default_language)))
     reference = now or issue.window_end
     if reference.tzinfo is None:
         reference = reference.replace(tzinfo=timezone.utc)
     tz = _zone(issue.reader.timezone)
     period_label, window_label = _period_label(issue, tz, lang)
-    views = [card_views(c, reference, company_url, lang) for c in issue.choices]
+    views = [card_views(c, reference, company_url, lang, texts) for c in issue.choices]
     cards = [text for text, _ in views]
     html_cards = [html for _, html in views]
     if links.feedback:
@@ -165,19 +167,20 @@ def _score(label: str, value: int, note: str) -> View:
                 note=shorten(clean(note), *MAX_NOTE))
 
 
-def _card(choice: Choice, reference: datetime, company_url: str, lang: Language) -> View:
+def _card(choice: Choice, reference: datetime, company_url: str, lang: Language, texts: tuple[str, ...]) -> View:
     """One card's view model in the reader's language (text values; card_views caches it with its
     HTML twin)."""
     a: ArticleData = choice.article
     lead = choice.lead or a.primary_company
-    company = shorten(clean(lead), *MAX_NAME) if lead else ""
+    # The company as the reader's script writes it where an alias does (ByteDance -> 바이트댄스).
+    company = shorten(clean(lang.local_name(lead, a.local_names)), *MAX_NAME) if lead else ""
     read = max(1, int(a.read_minutes or 1))
     region = clean(a.region)
     return View(
-        title=shorten(clean(a.title), *MAX_TITLE) or "(untitled)",
+        title=shorten(clean(a.text("title", texts)), *MAX_TITLE) or "(untitled)",
         url=a.url,
         company=company,
-        company_url=company_url.format(slug=slugify(company)) if company else "",
+        company_url=company_url.format(slug=slugify(shorten(clean(lead), *MAX_NAME))) if company else "",
         region=region,
         read=read,
         meta=" · ".join(x for x in (region, lang.ngettext("%(num)s min read", "%(num)s min read", read)
@@ -186,9 +189,9 @@ def _card(choice: Choice, reference: datetime, company_url: str, lang: Language)
         updates_url=choice.updates if choice.is_update else "",
         novelty=max(1, min(3, int(a.novelty or 1))),
         significance=max(1, min(3, int(a.significance or 1))),
-        scores=(_score(lang.gettext("Novelty"), a.novelty, a.novelty_note),
-                _score(lang.gettext("Significance"), a.significance, a.significance_note)),
-        summary=shorten(clean(a.summary), *MAX_SUMMARY),
+        scores=(_score(lang.gettext("Novelty"), a.novelty, a.text("novelty_note", texts)),
+                _score(lang.gettext("Significance"), a.significance, a.text("significance_note", texts))),
+        summary=shorten(clean(a.text("summary", texts)), *MAX_SUMMARY),
         segments=tuple(s for s in (shorten(clean(s), *MAX_NAME) for s in a.segments[:MAX_SEGMENTS]) if s),
         tags=_tags(a),
         why=(why := shorten(" · ".join(r for r in (clean(r) for r in _reasons(choice, lang)) if r), *MAX_WHY)),
@@ -196,7 +199,7 @@ def _card(choice: Choice, reference: datetime, company_url: str, lang: Language)
         fb=None,  # this reader's feedback links, set per render
         fragments={},  # this card's rendered output, per template and variant (fragments.py)
         connected=tuple(
-            View(age=age_label(r.published_at, reference, lang), title=shorten(clean(r.title), *MAX_CONNECTED_TITLE),
+            View(age=age_label(r.published_at, reference, lang), title=shorten(clean(r.text("title", texts)), *MAX_CONNECTED_TITLE),
                  url=r.url)
             for r in choice.connected[:MAX_CONNECTED]
         ),
@@ -207,7 +210,9 @@ def _reasons(choice: Choice, lang: Language) -> tuple[str, ...]:
     """Why the card was chosen, in the reader's language: "You follow A, B, and C" from the names
     selection matched (choice.reason_names), else the reasons as selection wrote them."""
     if choice.reason_names:
-        return (lang.gettext("You follow %(names)s") % {"names": lang.list(choice.reason_names)},)
+        pairs = (*choice.article.local_names, *(p for c in choice.connected for p in c.local_names))
+        names = [lang.local_name(n, pairs) for n in choice.reason_names]
+        return (lang.gettext("You follow %(names)s") % {"names": lang.list(names)},)
     return choice.reasons
 
 
@@ -276,11 +281,12 @@ _RAW_KEYS = {"lang", "dir", "doc_title", "unsubscribe", "preferences", "web_vers
 
 
 @lru_cache(maxsize=4096)
-def card_views(choice: Choice, reference: datetime, company_url: str,
-               lang: Language | None = None) -> tuple[View, View]:
+def card_views(choice: Choice, reference: datetime, company_url: str, lang: Language | None = None,
+               texts: tuple[str, ...] = ()) -> tuple[View, View]:
     """A card's text and HTML view models in one language; cached, because the same choices recur
     across a send's readers. Both share one fragment store (fragments.py keys it per template)."""
-    card = _card(choice, reference, company_url, lang or language(SOURCE_LANGUAGE))
+    lang = lang or language(SOURCE_LANGUAGE)
+    card = _card(choice, reference, company_url, lang, texts or (lang.tag,))
     return card, html_value(card)
 
 
@@ -291,7 +297,9 @@ def _follows(choices, lang: Language | None = None) -> str:
     """The reader's follows this issue has a story about, in story order: at most five by name,
     joined as the reader's locale joins a list (CLDR: "A, B, and C", "A, B 및 C", "A、B、C")."""
     lang = lang or language(SOURCE_LANGUAGE)
-    names = list(dict.fromkeys(n for n in (clean(m) for c in choices for m in c.matched) if n))
+    pairs = tuple(p for c in choices for a in (getattr(c, "article", None), *getattr(c, "connected", ()))
+                  if a is not None for p in a.local_names)
+    names = list(dict.fromkeys(n for n in (clean(lang.local_name(m, pairs)) for c in choices for m in c.matched) if n))
     if not names:
         return ""
     shown = names[:MAX_INTRO_NAMES]
