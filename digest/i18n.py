@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -49,6 +50,10 @@ _SCRIPT_LETTERS = {
 }
 
 
+# The shape of a BCP 47 tag: language, then script, region or variant subtags ("zh-Hant-TW").
+_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
+
+
 class UnknownLanguage(ValueError):
     """Not a language tag CLDR knows."""
 
@@ -58,6 +63,8 @@ def canonical_language(text: str) -> str:
     know the language."""
     raw = str(text).strip()
     try:
+        if not _TAG.fullmatch(raw):
+            raise ValueError(raw)
         locale = Locale.parse(raw.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
         raise UnknownLanguage(f"unknown language {raw!r}; expected a BCP 47 tag such as en, ko, ja or pt-BR") from None

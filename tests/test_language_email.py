@@ -10,18 +10,21 @@ from types import SimpleNamespace
 
 import pytest
 from babel.messages.pofile import read_po
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from digest.db import make_engine, upgrade
 from digest.ingest import ingest_files, load_aliases
 from digest.mailers.memory import MemoryMailer
+from digest.models import Subscriber
 from digest.pipeline import Pipeline
 from digest.render.filters import display_width
 from digest.render.subject import MAX_SUBJECT
+from digest.web import create_app
 from subscribers.records import add_subscriber
 
 from test_reader_email import RUN, parse, story
 from tests.conftest import ROOT
+from tests.web_helpers import local_client
 
 
 def _both(i, title_ko, **kw):
@@ -183,3 +186,27 @@ def test_english_readers_emails_are_byte_identical_with_or_without_the_other_lan
         assert mixed.subject == mail.subject
         for kind in ("plain", "html"):
             assert mixed.msg.get_body((kind,)).get_payload(decode=True) == mail.msg.get_body((kind,)).get_payload(decode=True)
+
+
+def test_the_preferences_page_offers_each_catalog_language_by_its_own_name_and_saves_the_choice(sent, engine,
+                                                                                                 settings):
+    link = re.search(r"Manage preferences: (\S+)", sent["wes@example.com"].text).group(1)
+    path = link.removeprefix(settings.base_url)
+    client = local_client(create_app(settings, engine))
+    page = client.get(path).text
+    options = dict(re.findall(r'<option value="([^"]*)"[^>]*>([^<]+)</option>', page.split('id="language"')[1]
+                              .split("</select>")[0]))
+    assert options[""] == "Default" and options["ko"] == "한국어" and options["ja"] == "日本語"
+    assert options["en"] == "English"
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    saved = client.post(path, data={"token": token, "language": "ko"})
+    assert saved.status_code == 200 and 'value="ko" selected' in saved.text
+    assert _language(engine) == "ko"
+    refused = client.post(path, data={"token": token, "language": "klingon"})
+    assert refused.status_code == 400 and "unknown language" in refused.text
+    assert _language(engine) == "ko"
+
+
+def _language(engine) -> str:
+    with Session(engine) as session:
+        return session.exec(select(Subscriber.language).where(Subscriber.email_key == "wes@example.com")).one()

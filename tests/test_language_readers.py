@@ -1,0 +1,84 @@
+"""Issue 16, a language per reader: the setting, the CSV column, the commands and the preferences page;
+an unknown language refused with a clear error, a known one without a catalog kept."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, select
+
+from digest.cli.subscribers import subscribers_group
+from digest.config import load_settings
+from digest.errors import ConfigError, InputError
+from digest.models import Subscriber
+from subscribers.csvio import import_csv
+from subscribers.preferences import parse_language
+
+from subscribers_helpers import cli_obj, engine, _pg_database, _sqlite_template  # noqa: F401
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("ko", "ko"), ("KO", "ko"), ("ko_kr", "ko-KR"), (" ja-JP ", "ja-JP"), ("zh-hant", "zh-Hant"), ("fr-CA", "fr-CA"),
+    ("", ""), (None, ""),
+])
+def test_a_language_is_stored_as_its_canonical_bcp47_tag_and_empty_means_the_default(given, stored):
+    assert parse_language(given) == stored
+
+
+@pytest.mark.parametrize("given", ["klingon", "xx", "ko-", "en@@", "12"])
+def test_an_unknown_language_is_refused_naming_the_field_and_what_a_valid_one_looks_like(given):
+    with pytest.raises(InputError) as caught:
+        parse_language(given)
+    assert caught.value.field == "language"
+    assert "unknown language" in str(caught.value) and "BCP 47" in str(caught.value)
+
+
+def test_the_default_language_setting_is_checked_like_any_other():
+    assert load_settings({"DIGEST_DEFAULT_LANGUAGE": "KO"}).default_language == "ko"
+    assert load_settings({}).default_language == "en"
+    with pytest.raises(ConfigError, match="DIGEST_DEFAULT_LANGUAGE must be a BCP 47 language tag"):
+        load_settings({"DIGEST_DEFAULT_LANGUAGE": "klingon"})
+
+
+def _languages(engine) -> dict[str, str]:
+    with Session(engine) as session:
+        return {s.email: s.language for s in session.exec(select(Subscriber))}
+
+
+def test_the_csv_language_column_is_optional_and_a_bad_tag_rejects_only_its_line(engine, tmp_path):
+    old = tmp_path / "old.csv"
+    old.write_text("email,name,timezone\nold@example.com,Old,UTC\n", encoding="utf-8")
+    new = tmp_path / "new.csv"
+    new.write_text("email,name,language\nko@example.com,이서연,ko-kr\nja@example.com,佐藤,ja\n"
+                   "bad@example.com,Bad,klingon\nnone@example.com,None,\n", encoding="utf-8")
+    with Session(engine) as session:
+        assert import_csv(session, old).ok
+        report = import_csv(session, new)
+        session.commit()
+    assert [m.split(": ")[1:3] for m in report.messages()] == [["language", "unknown language 'klingon'; expected a "
+                                                                 "BCP 47 tag such as en, ko, ja or pt-BR"]]
+    assert report.messages()[0].startswith(f"{new}:4:")
+    assert _languages(engine) == {"old@example.com": "", "ko@example.com": "ko-KR", "ja@example.com": "ja",
+                                  "none@example.com": ""}
+
+
+def test_add_set_and_show_carry_the_language_and_refuse_an_unknown_one(cli_obj, engine):
+    def run(*args):
+        return CliRunner().invoke(subscribers_group, list(args), obj=cli_obj, catch_exceptions=False)
+
+    added = run("add", "seo@example.com", "--name", "이서연", "--language", "ko", "--json")
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["subscriber"]["language"] == "ko"
+    assert run("set", "seo@example.com", "--language", "ja-jp").exit_code == 0
+    assert _languages(engine)["seo@example.com"] == "ja-JP"
+    refused = run("set", "seo@example.com", "--language", "klingon")
+    # exits as any invalid preference does (an unknown time zone)
+    assert refused.exit_code == run("set", "seo@example.com", "--timezone", "Mars/Base").exit_code != 0
+    assert "language: unknown language 'klingon'" in refused.output
+    assert _languages(engine)["seo@example.com"] == "ja-JP"
+    assert "  language: ja-JP" in run("show", "seo@example.com").stdout
+    assert run("set", "seo@example.com", "--language", "").exit_code == 0  # back to the default
+    assert _languages(engine)["seo@example.com"] == ""
