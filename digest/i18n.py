@@ -92,6 +92,7 @@ def _match(tag: str) -> str | None:
     return found.get(tag) or found.get(tag.split("-")[0])
 
 
+@functools.lru_cache(maxsize=1024)
 def catalog_for(tag: str, default: str) -> tuple[str, str | None]:
     """(the catalog language a reader of `tag` gets, a warning when that is not their language).
 
@@ -193,8 +194,8 @@ class Language:
         items = list(items)
         return format_list(items, locale=self.locale) if items else ""
 
-    def number(self, value) -> str:
-        return format_decimal(value, locale=self.locale)
+    def number(self, value: int) -> str:
+        return _number(value, self.locale)
 
     def day(self, value: date, skeleton: str = "yMMMd") -> str:
         """A calendar day by a CLDR skeleton ("yMMMd": "Nov 23, 2026", "2026년 11월 23일")."""
@@ -211,6 +212,11 @@ class Language:
         if isinstance(start, datetime):
             start, end = start.date(), end.date()
         return format_interval(start, end, skeleton, locale=self.locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _number(value: int, locale: Locale) -> str:
+    return format_decimal(value, locale=locale)
 
 
 @functools.lru_cache(maxsize=None)

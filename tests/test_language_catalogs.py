@@ -131,10 +131,10 @@ def locale_copy(tmp_path, monkeypatch):
     folder = tmp_path / "locale"
     shutil.copytree(LOCALE, folder, ignore=shutil.ignore_patterns("*.mo"))
     monkeypatch.setattr(i18n, "LOCALE_DIR", folder)
-    for cached in (i18n.catalog_languages, i18n.translations, i18n.language):
+    for cached in (i18n.catalog_languages, i18n.translations, i18n.language, i18n.catalog_for):
         cached.cache_clear()
     yield folder
-    for cached in (i18n.catalog_languages, i18n.translations, i18n.language):
+    for cached in (i18n.catalog_languages, i18n.translations, i18n.language, i18n.catalog_for):
         cached.cache_clear()
 
 
@@ -148,6 +148,7 @@ def test_a_japanese_reader_gets_japanese_from_the_catalog_alone(locale_copy):
 
     held.rename(ja)  # the catalog is the only change
     i18n.catalog_languages.cache_clear()
+    i18n.catalog_for.cache_clear()
     rendered = Renderer(TEMPLATES).render(issue(2, name="Sato Yui", language="ja"), links())
     assert rendered.warnings == ()
     assert "Satoさん、こんにちは。" in rendered.text and "配信停止" in rendered.html

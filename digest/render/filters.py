@@ -40,6 +40,7 @@ def display_width(text: str) -> int:
     return _display_width(text)
 
 
+@lru_cache(maxsize=8192)
 def fit_width(text: str, width: int) -> str:
     """Cut to at most `width` display columns at a word boundary, with an ellipsis; whole when it fits.
 
@@ -141,6 +142,11 @@ def _attr_filter(value) -> Markup:
 def _display_width(text: str) -> int:
     if text.isascii():
         return len(text)
+    return _wide_width(text)
+
+
+@lru_cache(maxsize=8192)
+def _wide_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

@@ -140,10 +140,16 @@ ONE_DAY = timedelta(hours=25)  # a day's window, a daylight-saving day's include
 
 
 def _period_label(issue: Issue, tz: ZoneInfo, lang: Language) -> tuple[str, str]:
-    label = period_label(issue.period, lang)
     start = issue.window_start.astimezone(tz).date()
     end = (issue.window_end - timedelta(microseconds=1)).astimezone(tz).date()
-    if issue.window_end - issue.window_start <= ONE_DAY or start == end:  # a daily issue: the day it is sent
+    return _labels(issue.period, start, end, issue.window_end - issue.window_start <= ONE_DAY, lang)
+
+
+@lru_cache(maxsize=1024)
+def _labels(period: str, start: date, end: date, one_day: bool, lang: Language) -> tuple[str, str]:
+    """(period label, window label); cached, since a send's readers share a few of each."""
+    label = period_label(period, lang)
+    if one_day or start == end:  # a daily issue: the day it is sent
         return label, lang.day(end)
     # CLDR's range ("Nov 17 – 23, 2026", "2026년 11월 17일~23일"); thin spaces as plain ones, which
     # every inbox font and the text part show alike.
