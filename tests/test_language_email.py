@@ -210,3 +210,24 @@ def test_the_preferences_page_offers_each_catalog_language_by_its_own_name_and_s
 def _language(engine) -> str:
     with Session(engine) as session:
         return session.exec(select(Subscriber.language).where(Subscriber.email_key == "wes@example.com")).one()
+
+
+def test_the_pages_a_korean_readers_links_open_are_in_korean(sent, engine, settings):
+    seo = sent["seo@example.com"]
+    client = local_client(create_app(settings, engine))
+    unsubscribe = re.search(r"수신 거부: (\S+)", seo.text).group(1).removeprefix(settings.base_url)
+    preferences = re.search(r"수신 설정 관리: (\S+)", seo.text).group(1).removeprefix(settings.base_url)
+    page = client.get(unsubscribe).text
+    assert '<html lang="ko">' in page and "AMW 다이제스트 수신을 거부하시겠어요?" in page
+    assert "매주 받던 다이제스트가 더 이상 오지 않습니다" in page
+    assert not re.search(r">[^<]*Unsubscribe[^<]*<", page.split("</style>")[1])  # no English in what is shown
+    done = client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).text
+    assert "수신 거부되었습니다" in done and "마음이 바뀌셨나요?" in done
+    page = client.get(preferences).text
+    assert '<html lang="ko">' in page and "팔로우 중인 기업" in page and "설정 저장" in page and "월요일" in page
+    for english in ("Companies you follow", "Save preferences", "Monday", "Time zone", "Your preferences"):
+        assert english not in page
+    # The English reader's pages stay English.
+    wes = sent["wes@example.com"]
+    page = client.get(re.search(r"Unsubscribe: (\S+)", wes.text).group(1).removeprefix(settings.base_url)).text
+    assert '<html lang="en">' in page and "Unsubscribe from the AMW Digest?" in page

@@ -62,7 +62,7 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     state.renderer = Renderer(settings.templates_dir, company_url=settings.company_url,
                               postal_address=settings.postal_address, base_url=settings.base_url,
                               lang=settings.default_language)
-    state.pages, state.csrf = Pages(TEMPLATES), security.Csrf()
+    state.pages, state.csrf = Pages(TEMPLATES, settings.default_language), security.Csrf()
     state.spool, state.spool_applier = spool, applier
     state.metrics = metrics.registry(engine, settings)
     _plumbing(app)

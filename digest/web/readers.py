@@ -53,7 +53,8 @@ def unsubscribe_context(subscriber: Subscriber, token: str, settings, *, after_u
     their own choice, never after a bounce or complaint) and the contact address, if set."""
     own_choice = subscriber.status == "unsubscribed" or (after_unsubscribe and subscriber.status in RECEIVING)
     return {"email": mask_email(subscriber.email), "cadence": cadence_words(subscriber.frequency),
-            "token": token, "can_undo": own_choice, "contact": settings.contact_address, "resubscribed": False}
+            "token": token, "can_undo": own_choice, "contact": settings.contact_address, "resubscribed": False,
+            "lang": subscriber.language}
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe: confirm page (changes nothing)")
@@ -133,7 +134,7 @@ def preferences_context(session: Session, subscriber: Subscriber) -> dict:
             "all_segments": all_segments, "days": DAYS, "max_articles_limit": MAX_ARTICLES,
             "zones": zone_names(), "email": mask_email(subscriber.email),
             "languages": language_choices(subscriber.language),
-            "stopped": subscriber.status not in ("pending", "active"),
+            "stopped": subscriber.status not in ("pending", "active"), "lang": subscriber.language,
             "muted": [m for m in (subscriber.muted or []) if isinstance(m, dict) and m.get("name")]}
 
 
@@ -143,7 +144,7 @@ def language_choices(current: str) -> list[tuple[str, str]]:
     tags = list(catalog_languages())
     if current and current not in tags:
         tags.append(current)
-    return [("", "Default")] + [(tag, language_name(tag)) for tag in tags]
+    return [("", "")] + [(tag, language_name(tag)) for tag in tags]  # "": the template says "Default"
 
 
 def language_name(tag: str) -> str:
@@ -273,7 +274,7 @@ def confirm_page(request: Request, token: Token, engine: EngineDep, pages: Pages
     with Session(engine) as session:
         subscriber, _ = subscriber_from(session, signer, "confirm", token)
         return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email),
-                     cadence=cadence_words(subscriber.frequency))
+                     cadence=cadence_words(subscriber.frequency), lang=subscriber.language)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm")
@@ -283,4 +284,4 @@ def confirm_now(request: Request, token: Token, engine: EngineDep, pages: PagesD
         subscriber = confirm(session, token, signer)
         session.commit()
         return pages(request, "confirm.html", done=True, email=mask_email(subscriber.email),
-                     cadence=cadence_words(subscriber.frequency))
+                     cadence=cadence_words(subscriber.frequency), lang=subscriber.language)
