@@ -183,7 +183,7 @@ def _card(choice: Choice, reference: datetime, company_url: str, lang: Language,
     read = max(1, int(a.read_minutes or 1))
     region = clean(a.region)
     return View(
-        title=shorten(clean(a.text("title", texts)), *MAX_TITLE) or "(untitled)",
+        title=shorten(clean(a.text("title", texts)), *MAX_TITLE) or lang.gettext("(untitled)"),
         url=a.url,
         company=company,
         company_url=company_url.format(slug=slugify(shorten(clean(lead), *MAX_NAME))) if company else "",
