@@ -227,6 +227,12 @@ def test_the_pages_a_korean_readers_links_open_are_in_korean(sent, engine, setti
     assert '<html lang="ko">' in page and "팔로우 중인 기업" in page and "설정 저장" in page and "월요일" in page
     for english in ("Companies you follow", "Save preferences", "Monday", "Time zone", "Your preferences"):
         assert english not in page
+    more = re.search(r"소식 더 받기:\s+(\S+)", seo.text).group(1).removeprefix(settings.base_url)
+    page = client.get(more).text
+    assert '<html lang="ko">' in page and "네, 팔로우할게요" in page and "Yes, follow it" not in page
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    done = client.post(more, data={"token": token}).text
+    assert re.search(r"(이제 .+을\(를\) 팔로우합니다|이미 .+ 팔로우하고 있습니다)", done), done
     # The English reader's pages stay English.
     wes = sent["wes@example.com"]
     page = client.get(re.search(r"Unsubscribe: (\S+)", wes.text).group(1).removeprefix(settings.base_url)).text

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from ..errors import InputError, NotFound, TokenError
-from ..i18n import catalog_languages
+from ..i18n import catalog_for, catalog_languages, language
 from ..models import Subscriber
 from ..suppression import RECEIVING
 from ..render.view import cadence_words
@@ -226,7 +226,7 @@ def feedback_page(request: Request, token: Token, engine: EngineDep, pages: Page
         if subscriber is None:
             raise TokenError("unknown subscriber")
         return pages(request, "feedback.html", token=token, feedback=feedback, result=None, changed=False,
-                     email=mask_email(subscriber.email))
+                     email=mask_email(subscriber.email), lang=subscriber.language)
 
 
 @router.post("/feedback/{token}", response_class=HTMLResponse, summary="Relevance feedback: apply")
@@ -240,7 +240,8 @@ def feedback_apply(request: Request, token: Token, engine: EngineDep, pages: Pag
         if subscriber is None:
             raise TokenError("unknown subscriber")
         try:
-            changed, sentence = apply_feedback(session, subscriber, feedback)
+            lang = language(catalog_for(subscriber.language, pages.default_language)[0])
+            changed, sentence = apply_feedback(session, subscriber, feedback, lang)
             session.commit()
         except NotFound:
             session.rollback()
@@ -248,7 +249,7 @@ def feedback_apply(request: Request, token: Token, engine: EngineDep, pages: Pag
                          message=f"{feedback.name} is no longer in our list. You can change what you follow "
                                  "on your preferences page.")
         return pages(request, "feedback.html", token=token, feedback=feedback, result=sentence, changed=changed,
-                     email=mask_email(subscriber.email),
+                     email=mask_email(subscriber.email), lang=subscriber.language,
                      preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
 
 
