@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +14,10 @@ from sqlmodel import Session, select
 from digest.cli.subscribers import subscribers_group
 from digest.config import load_settings
 from digest.errors import ConfigError, InputError
+from digest.ingest import ingest_files
+from digest.ingest.validate import validate_article
 from digest.models import Subscriber
+from digest.queries import load_articles
 from subscribers.csvio import import_csv
 from subscribers.preferences import parse_language
 
@@ -82,3 +86,56 @@ def test_add_set_and_show_carry_the_language_and_refuse_an_unknown_one(cli_obj, 
     assert "  language: ja-JP" in run("show", "seo@example.com").stdout
     assert run("set", "seo@example.com", "--language", "").exit_code == 0  # back to the default
     assert _languages(engine)["seo@example.com"] == ""
+
+
+# -- article text in several languages (ingest) ------------------------------------------------
+
+def _record(**fields) -> dict:
+    record = {"url": "https://amw.example/news/x", "title": "ByteDance raises capex", "summary": "It did.",
+              "published_at": "2026-11-20T09:00:00Z", "companies": ["ByteDance"],
+              "scores": {"novelty": {"score": 2, "note": "new"}, "significance": {"score": 3, "note": "big"}}}
+    record.update(fields)
+    return record
+
+
+def test_a_text_field_may_be_an_object_of_language_to_text_and_old_strings_keep_working():
+    plain = validate_article(_record())
+    assert plain.title == "ByteDance raises capex" and plain.translations == ()
+    both = validate_article(_record(title={"en": "ByteDance raises capex", "KO": "바이트댄스, 설비투자 확대"},
+                                    summary={"ko": "그랬다.", "en": "It did."},
+                                    scores={"novelty": {"score": 2, "note": {"en": "new", "ko": "새로움"}},
+                                            "significance": {"score": 3, "note": "big"}}))
+    assert both.title == "ByteDance raises capex" and both.summary == "It did."  # the columns keep English
+    assert both.text("title", ("ko", "en")) == "바이트댄스, 설비투자 확대"
+    assert both.text("novelty_note", ("ko",)) == "새로움" and both.text("significance_note", ("ko",)) == "big"
+    assert both.text("title", ("ja", "en")) == "ByteDance raises capex"
+    only = validate_article(_record(title={"ko": "바이트댄스, 설비투자 확대"}))
+    assert only.title == "바이트댄스, 설비투자 확대"  # no English: the first entry is the default text
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"title": {}}, "title", "must hold at least one language"),
+    ({"title": {"klingon": "x"}}, "title.klingon", "unknown language 'klingon'"),
+    ({"title": {"ko": 5}}, "title.ko", "must be a string"),
+    ({"title": {"ko": "  "}}, "title.ko", "must not be empty"),
+    ({"summary": {"ja": "x" * 20_001}}, "summary.ja", "longer than"),
+    ({"scores": {"novelty": {"score": 2, "note": {"xx": "n"}}, "significance": {"score": 1, "note": "s"}}},
+     "scores.novelty.note.xx", "unknown language"),
+])
+def test_a_bad_language_object_is_refused_naming_the_field_and_language(fields, field, message):
+    with pytest.raises(InputError) as caught:
+        validate_article(_record(**fields))
+    assert caught.value.field == field and message in str(caught.value)
+
+
+def test_translations_are_stored_and_loaded_back_and_old_rows_have_none(engine, tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(_record(title={"en": "E", "ko": "한"})) + "\n"
+                    + json.dumps(_record(url="https://amw.example/news/y")) + "\n", encoding="utf-8")
+    with Session(engine) as session:
+        assert not ingest_files(session, [path]).rejected
+        session.commit()
+        loaded = {a.url: a for a in load_articles(session, datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                                   datetime(2027, 1, 1, tzinfo=timezone.utc))}
+    assert loaded["https://amw.example/news/x"].translations == (("en", "title", "E"), ("ko", "title", "한"))
+    assert loaded["https://amw.example/news/y"].translations == ()
