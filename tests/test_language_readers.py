@@ -4,7 +4,6 @@ an unknown language refused with a clear error, a known one without a catalog ke
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 
 import pytest
