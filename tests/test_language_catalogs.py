@@ -180,3 +180,13 @@ def test_a_fuzzy_entry_is_never_used(locale_copy):
 def test_mo_files_are_never_committed():
     assert "*.mo" in (ROOT / ".gitignore").read_text("utf-8").split()
     assert Path(ROOT / "babel.cfg").is_file()
+
+
+def test_the_default_language_is_what_readers_without_one_get():
+    korean_default = Renderer(TEMPLATES, lang="ko")
+    assert "이번 주 기사 2건" in korean_default.render(issue(2, companies=frozenset(), segments=frozenset()), links()).text
+    english = korean_default.render(issue(2, language="en", companies=frozenset(), segments=frozenset()), links())
+    assert "2 stories this week" in english.text and english.warnings == ()
+    # A language without a catalog gets the default (here Korean), with the warning preview shows.
+    other = korean_default.render(issue(2, language="pt-BR"), links())
+    assert "안녕하세요" in other.text and "no catalog for language 'pt-BR'" in other.warnings[0]

@@ -233,6 +233,9 @@ def test_the_pages_a_korean_readers_links_open_are_in_korean(sent, engine, setti
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
     done = client.post(more, data={"token": token}).text
     assert re.search(r"(이제 .+을\(를\) 팔로우합니다|이미 .+ 팔로우하고 있습니다)", done), done
+    web = re.search(r"브라우저에서 보기: (\S+)", seo.text).group(1).removeprefix(settings.base_url)
+    page = client.get(web).text
+    assert '<html lang="ko"' in page and "AMW Read는 기사마다" in unescape(page)
     # The English reader's pages stay English.
     wes = sent["wes@example.com"]
     page = client.get(re.search(r"Unsubscribe: (\S+)", wes.text).group(1).removeprefix(settings.base_url)).text
