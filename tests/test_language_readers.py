@@ -7,11 +7,13 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+from alembic import command
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from digest.cli.subscribers import subscribers_group
 from digest.config import load_settings
+from digest.db import alembic_config, make_engine, upgrade
 from digest.errors import ConfigError, InputError
 from digest.ingest import ingest_files
 from digest.ingest.validate import validate_article
@@ -138,3 +140,33 @@ def test_translations_are_stored_and_loaded_back_and_old_rows_have_none(engine, 
                                                    datetime(2027, 1, 1, tzinfo=timezone.utc))}
     assert loaded["https://amw.example/news/x"].translations == (("en", "title", "E"), ("ko", "title", "한"))
     assert loaded["https://amw.example/news/y"].translations == ()
+
+
+def test_migration_0008_gives_old_readers_the_default_language_old_articles_no_translations_and_goes_down(db_url):
+    cfg = alembic_config(db_url)
+    command.downgrade(cfg, "0007")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO subscriber (email, email_key, name, status, timezone, send_day, send_hour, frequency, "
+                "max_articles, min_significance, smtputf8, created_at, updated_at) VALUES ('old@example.com', "
+                "'old@example.com', 'Old', 'active', 'UTC', 0, 8, 'weekly', 8, 1, false, '2026-01-01 00:00:00', "
+                "'2026-01-01 00:00:00')")
+            conn.exec_driver_sql(
+                "INSERT INTO article (url, title, summary, published_at, category, region, read_minutes, novelty, "
+                "novelty_note, significance, significance_note, tags, related, created_at, updated_at) VALUES "
+                "('https://amw.example/old', 'Old', '', '2026-01-01 00:00:00', '', '', 1, 1, '', 1, '', '[]', '[]', "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+        upgrade(db_url)
+        with Session(engine) as session:
+            assert session.exec(select(Subscriber.language)).all() == [""]
+            loaded = load_articles(session, datetime(2025, 1, 1, tzinfo=timezone.utc),
+                                   datetime(2027, 1, 1, tzinfo=timezone.utc))
+            assert [(a.title, a.translations) for a in loaded] == [("Old", ())]
+        command.downgrade(cfg, "0007")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT email FROM subscriber").all() == [("old@example.com",)]
+        upgrade(db_url)
+    finally:
+        engine.dispose()
