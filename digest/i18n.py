@@ -38,7 +38,7 @@ DOMAIN = "messages"
 SOURCE_LANGUAGE = "en"
 DEFAULT_FONTS = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 # The email's typography when a catalog says nothing (Language.typography).
-DEFAULT_TYPOGRAPHY = {"font_family": DEFAULT_FONTS, "word_break": "normal"}
+DEFAULT_TYPOGRAPHY = {"font_family": DEFAULT_FONTS, "word_break": "break-word"}
 
 
 # The letters that mark a name as written in a script (Unicode character name prefixes), for the
@@ -167,8 +167,9 @@ class Language:
             # Translators: the CSS font-family list of the email: faces for your script first, then these.
             "font_family": self.pgettext(
                 "css font-family", "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"),
-            # Translators: CSS word-break of the email text: "keep-all" where words must not break mid-word.
-            "word_break": self.pgettext("css word-break", "normal"),
+            # Translators: CSS word-break of the email and pages: "keep-all" where words must not break
+            # mid-word (Korean); "break-word" (MJML's own) lets a too-long word break rather than overflow.
+            "word_break": self.pgettext("css word-break", "break-word"),
         }
 
     @functools.cached_property
