@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config_rules import (
     BOUNCE_LOCAL_MAX, COUNT, DAY, RATE, SECONDS, WEIGHT, Invalid, address, addresses, at_least, bounce_local,
-    choice, company_url, domain, finite, http_url, not_empty, origins, single_line, token,
+    choice, company_url, domain, finite, http_url, language_tag, not_empty, origins, single_line, token,
 )
 from .errors import ConfigError
 
@@ -52,6 +52,7 @@ class Settings:
     secret_keys_old: str = ""
     templates_dir: str = str(PACKAGED_TEMPLATES)
     postal_address: str = "AMW Media, 1 Example Street, Springfield"
+    default_language: str = "en"
     lookback_days: int = 7
     max_company_articles: int = 3
     weight_novelty: float = 1.0
@@ -173,6 +174,7 @@ def _coerce(name: str, raw, *, from_toml: bool):
 
 # Every numeric setting has a rule (a test pins this); text settings that reach a header or URL do too.
 RULES = {
+    "default_language": language_tag,
     "database_url": not_empty,
     "mailer": not_empty,
     "outbox": not_empty,

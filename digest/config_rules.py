@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlsplit
 
 from .errors import DigestError
+from .i18n import UnknownLanguage, canonical_language
 from .message import split_address
 
 
@@ -150,3 +151,10 @@ def domain(value):
     if not _DOMAIN.fullmatch(value):
         raise Invalid("a domain name like amw.example")
     return value.lower()
+
+
+def language_tag(value):
+    try:
+        return canonical_language(value)
+    except UnknownLanguage:
+        raise Invalid("a BCP 47 language tag CLDR knows, like en, ko or ja") from None

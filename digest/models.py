@@ -80,6 +80,8 @@ class Article(SQLModel, table=True):
     significance_note: str = ""
     tags: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     related: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # the text fields given in other languages (migration 0008): {"ko": {"title": ..., "summary": ...}}
+    translations: dict = Field(default_factory=dict, sa_type=sa.JSON, sa_column_kwargs={"server_default": "{}"})
     primary_company_id: int | None = Field(default=None, foreign_key="company.id", index=True)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
@@ -114,6 +116,8 @@ class Subscriber(SQLModel, table=True):
     reading_budget: int | None = None
     paused_until: date | None = None
     smtputf8: bool = False
+    # BCP 47 tag (migration 0008); "" means DIGEST_DEFAULT_LANGUAGE
+    language: str = Field(default="", max_length=35, sa_column_kwargs={"server_default": ""})
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
     confirmed_at: datetime | None = _ts(default=None)

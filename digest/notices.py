@@ -14,6 +14,7 @@ from datetime import datetime
 from .config import PACKAGED_TEMPLATES, Settings
 from .dkim import DkimKey
 from .envelope import Envelope
+from .i18n import catalog_for
 from .mailers import get_mailer
 from .message import build_message, make_message_id, split_address
 from .models import Subscriber, utcnow
@@ -50,7 +51,8 @@ class Notices:
         base = self.settings.base_url.rstrip("/")
         link = base + path + self.signer.make(purpose, subscriber.id)
         unsubscribe = f"{base}/unsubscribe/{self.signer.make('unsubscribe', subscriber.id)}"
-        rendered = self.renderer.render(kind, name=subscriber.name, email=subscriber.email, link=link,
+        lang = catalog_for(subscriber.language or "", self.settings.default_language)[0]
+        rendered = self.renderer.render(kind, lang=lang, name=subscriber.name, email=subscriber.email, link=link,
                                         unsubscribe=unsubscribe,
                                         daily=subscriber.frequency == "daily")
         message_id = make_message_id(f"{kind}.{claim_id}", self.domain)

@@ -97,7 +97,8 @@ class Pipeline:
         self.engine = engine
         self.settings = settings
         self.renderer = renderer or Renderer(settings.templates_dir, company_url=company_link(settings),
-                                             postal_address=settings.postal_address, base_url=settings.base_url)
+                                             postal_address=settings.postal_address, base_url=settings.base_url,
+                                             lang=settings.default_language)
         self.signer = Signer(secret_keys(settings))
         self.options = SelectionOptions.from_settings(settings)
         self.dkim = DkimKey.from_settings(settings)

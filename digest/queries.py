@@ -14,7 +14,7 @@ from .db import autocommit_connection
 from .names import company_key
 from .models import (Article, ArticleCompany, ArticleSegment, Company, CompanyAlias, Digest, DigestItem, Follow,
                      Segment, Subscriber, Suppression)
-from .types import ArticleData, Reader
+from .types import ArticleData, Reader, translations_tuple
 
 
 def load_articles(session: Session, start: datetime, end: datetime) -> list[ArticleData]:
@@ -39,7 +39,8 @@ def articles_data(session: Session, articles: list[Article]) -> list[ArticleData
                 .join(Segment, Segment.id == ArticleSegment.segment_id)
                 .where(ArticleSegment.article_id.in_(chunk))):
             segments[article_id].append((position, name))
-    aliases = _story_aliases(session, articles, companies)
+    known = _known_aliases(session, companies)
+    aliases = _story_aliases(articles, companies, known)
     return [
         ArticleData(
             id=a.id, url=a.url, title=a.title, summary=a.summary, published_at=a.published_at,
@@ -48,25 +49,33 @@ def articles_data(session: Session, articles: list[Article]) -> list[ArticleData
             segments=tuple(n for _, n in sorted(segments[a.id])),
             tags=tuple(a.tags or ()), novelty=a.novelty, novelty_note=a.novelty_note,
             significance=a.significance, significance_note=a.significance_note, related=tuple(a.related or ()),
-            aliases=aliases.get(a.id, ()),
+            aliases=aliases.get(a.id, ()), translations=translations_tuple(a.translations),
+            # the other-script names of its companies (바이트댄스 for ByteDance): a reader may get one
+            local_names=tuple((name, alias) for _, name in sorted(companies[a.id]) for alias in known.get(name, ())
+                              if not alias.isascii()),
         )
         for a in articles
     ]
 
 
-def _story_aliases(session: Session, articles: list[Article], companies: dict) -> dict[int, tuple[str, ...]]:
-    """Per article, the alias its title or tags name each company by, where they use one of the
-    company's other names and never its own ("SK Telecom and AWS ..." for Amazon gives "AWS")."""
+def _known_aliases(session: Session, companies: dict) -> dict[str, list[str]]:
+    """The other names of the given articles' companies, by company name."""
     names = {name for links in companies.values() for _, name in links}
-    if not names:
-        return {}
     known: dict[str, list[str]] = defaultdict(list)
+    if not names:
+        return known
     for chunk in _chunks(sorted(names)):
         for company, alias in session.exec(select(Company.name, CompanyAlias.alias)
                                            .join(CompanyAlias, CompanyAlias.company_id == Company.id)
                                            .where(Company.name.in_(chunk))):
             if company_key(alias) != company_key(company):
                 known[company].append(alias)
+    return known
+
+
+def _story_aliases(articles: list[Article], companies: dict, known: dict) -> dict[int, tuple[str, ...]]:
+    """Per article, the alias its title or tags name each company by, where they use one of the
+    company's other names and never its own ("SK Telecom and AWS ..." for Amazon gives "AWS")."""
     if not known:
         return {}
     out: dict[int, tuple[str, ...]] = {}
@@ -102,7 +111,7 @@ def reader_of(subscriber: Subscriber, companies=frozenset(), segments=frozenset(
         send_day=subscriber.send_day, send_hour=subscriber.send_hour, frequency=subscriber.frequency,
         max_articles=subscriber.max_articles, min_significance=subscriber.min_significance,
         reading_budget=subscriber.reading_budget, companies=frozenset(companies), segments=frozenset(segments),
-        smtputf8=subscriber.smtputf8, muted=muted_of(subscriber),
+        smtputf8=subscriber.smtputf8, muted=muted_of(subscriber), language=subscriber.language or "",
     )
 
 

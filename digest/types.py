@@ -33,10 +33,24 @@ class ArticleData:
     # Per company (same order): the alias by which the story names it, when it uses another of
     # the company's names and not its own ("AWS" for Amazon); "" otherwise. May be shorter.
     aliases: tuple[str, ...] = ()
+    # The text fields given in several languages, as (language, field, text), sorted; field is
+    # title, summary, novelty_note or significance_note. The columns hold the default text.
+    translations: tuple[tuple[str, str, str], ...] = ()
+    # (company, alias) for its companies' names in other scripts than Latin ("ByteDance", "바이트댄스")
+    local_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def primary_company(self) -> str | None:
         return self.companies[0] if self.companies else None
+
+    def text(self, field: str, languages: tuple[str, ...]) -> str:
+        """The field in the first of `languages` the article has it in, else its default text:
+        one language per field, never a mix."""
+        for lang in languages:
+            for tag, name, value in self.translations:
+                if name == field and tag == lang:
+                    return value
+        return getattr(self, field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,13 @@ class Reader:
     smtputf8: bool = False
     # what the reader muted, as (kind, name) with kind "company", "segment" or "tag"
     muted: frozenset[tuple[str, str]] = frozenset()
+    language: str = ""  # BCP 47; "" for the default language (DIGEST_DEFAULT_LANGUAGE)
+
+
+def translations_tuple(by_language: dict | None) -> tuple[tuple[str, str, str], ...]:
+    """{lang: {field: text}} (the article.translations column) as ArticleData.translations."""
+    return tuple(sorted((tag, field, text) for tag, fields in (by_language or {}).items()
+                        for field, text in (fields or {}).items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +95,8 @@ class Choice:
     lead: str = ""
     matched: tuple[str, ...] = ()
     updates: str = ""  # when is_update: the url of the earlier part of the story the reader received
+    # the names `reasons` says "You follow ..." of, so that the render can say it in the reader's language
+    reason_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

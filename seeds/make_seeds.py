@@ -144,11 +144,21 @@ def build() -> list[dict]:
                             key=lambda o: o["published_at"], reverse=True)
             m["related"] = [o["url"] for o in others]
     out = []
+    used = set()
     for art in sorted(ARTICLES, key=lambda a: (a["published_at"], a["url"])):
+        title, summary, scores = art["title"], art["summary"], art["scores"]
+        ko = KO_TEXT.get(title)
+        if ko:  # the text fields in English and Korean: {"en": ..., "ko": ...}
+            used.add(title)
+            title, summary = {"en": title, "ko": ko[0]}, {"en": summary, "ko": ko[1]}
+            scores = {"novelty": {"score": scores["novelty"]["score"],
+                                  "note": {"en": scores["novelty"]["note"], "ko": ko[2]}},
+                      "significance": {"score": scores["significance"]["score"],
+                                       "note": {"en": scores["significance"]["note"], "ko": ko[3]}}}
         out.append({
             "url": art["url"],
-            "title": art["title"],
-            "summary": art["summary"],
+            "title": title,
+            "summary": summary,
             "published_at": art["published_at"],
             "category": art["category"],
             "region": art["region"],
@@ -156,20 +166,88 @@ def build() -> list[dict]:
             "companies": art["companies"],
             "segments": art["segments"],
             "tags": art["tags"],
-            "scores": art["scores"],
+            "scores": scores,
             "related": art.get("related", []),
         })
+    assert used == set(KO_TEXT), set(KO_TEXT) - used
     return out
 
 
 SUBSCRIBER_FIELDS = ["email", "name", "companies", "segments", "timezone",
-                     "send_day", "send_hour", "frequency", "max_articles"]
+                     "send_day", "send_hour", "frequency", "max_articles", "language"]
 SUBSCRIBERS: list[tuple] = []
 
 
-def SUB(email, name, companies, segments, tz, day="mon", hour=8, freq="weekly", max_articles=8):
+def SUB(email, name, companies, segments, tz, day="mon", hour=8, freq="weekly", max_articles=8, lang=""):
     SUBSCRIBERS.append((email, name, companies, segments, tz, day, hour, freq,
-                        "" if max_articles is None else max_articles))
+                        "" if max_articles is None else max_articles, lang))
+
+
+# Korean text of some articles (title, summary, novelty note, significance note), by English title:
+# the stories of the last two weeks that the Korean readers follow.
+KO_TEXT = {
+    "Korea names Upstage and LG AI Research finalists for the national AI model; SK Telecom drops out": (
+        "업스테이지·LG AI연구원, 국가대표 AI 모델 최종 후보 선정…SK텔레콤은 중도 하차",
+        "최종 후보 두 곳은 GPU 우선 배정과 공공 부문 도입 기회를 얻는다. SK텔레콤은 통신 특화 A.X 모델에 집중하겠다고 밝혔다.",
+        "1차 평가 뒤 SK텔레콤의 하차는 예상 밖이었다",
+        "2027년 정부 GPU를 배정받을 기업을 정한다"),
+    "Korea grants a grace period on AI Basic Act fines until 2027, citing the burden on startups": (
+        "정부, AI 기본법 과태료 2027년까지 유예…스타트업 부담 고려",
+        "과기정통부는 첫 1년 동안 과태료 대신 시정명령을 내린다. 업스테이지 등 스타트업은 준비 기간을 늘려 달라고 요청해 왔다.",
+        "업계 의견 수렴을 거친 만큼 유예는 널리 예상됐다",
+        "2027년까지 국내 AI 스타트업의 규제 대응 비용을 덜어 준다"),
+    "바이트댄스 adds character filters to Seedance and opens licensing talks with Paramount": (
+        "바이트댄스, 시댄스에 캐릭터 필터 도입하고 파라마운트와 라이선스 협상 착수",
+        "필터는 보호 대상 캐릭터 4,000개의 이름이 들어간 프롬프트를 차단한다. 파라마운트와는 라이선스를 받은 캐릭터 생성을 놓고 협상한다.",
+        "필터링과 라이선스를 함께 추진하는 것은 바이트댄스로서는 처음이다",
+        "진행 중인 소송은 그대로 남는다"),
+    "SK hynix and Samsung raise HBM4 contract prices by 20% for 2027": (
+        "SK하이닉스·삼성전자, 2027년 HBM4 공급가 20% 인상",
+        "공급망 관계자들에 따르면 엔비디아, AMD, 구글 등 고객사가 인상안을 받아들였다.",
+        "삼성전자 진입으로 값이 내려가리란 예상을 뒤집은 첫 HBM 가격 인상",
+        "업계 전반의 가속기 부품 원가를 끌어올린다"),
+    "Kakao reports 10 million weekly users of ChatGPT inside KakaoTalk": (
+        "카카오, 카카오톡 속 챗GPT 주간 이용자 1,000만 명 돌파",
+        "출시 1년 만에 국내 최대 소비자용 AI 창구가 됐다.",
+        "이미 알려진 연동 서비스의 이용자 수 이정표",
+        "경쟁 구도에는 변화가 없다"),
+    "Anthropic opens its Seoul office and signs SK Telecom as an anchor customer": (
+        "앤트로픽, 서울 사무소 열고 SK텔레콤을 핵심 고객으로 확보",
+        "서울은 도쿄와 벵갈루루에 이은 앤트로픽의 세 번째 아시아·태평양 거점이다.",
+        "사무소 개설은 앞서 발표됐다",
+        "당장의 영향은 제한적이다"),
+    "Google DeepMind ships Gemini 3.5 Flash on-device to Android, making agents default on a billion phones": (
+        "구글 딥마인드, 안드로이드에 온디바이스 제미나이 3.5 플래시 탑재…휴대폰 10억 대에 에이전트 기본 적용",
+        "온디바이스 모델은 최신 픽셀·갤럭시 기기에서 인터넷 연결 없이 앱 작업을 처리한다.",
+        "지금까지 가장 큰 규모의 온디바이스 에이전트 배포",
+        "에이전트 이용의 무게중심을 휴대폰으로 대거 옮긴다"),
+    "Samsung Electronics confirms it will supply HBM4E memory to Nvidia, AMD and Google for 2027 accelerators while "
+    "adding a fourth Pyeongtaek line and locking in multi-year wafer prices": (
+        "삼성전자, 2027년 가속기용 HBM4E 엔비디아·AMD·구글 공급 확정…평택 4라인 증설하고 다년 웨이퍼 가격 고정",
+        "삼성전자는 HBM4E 샘플이 고객사 검증을 통과했으며 장기 계약이 2027년 생산량 대부분을 차지한다고 밝혔다.",
+        "3대 가속기 고객사 모두와 맺은 첫 HBM4E 공급 약정",
+        "2027년 AI 가속기 대부분의 메모리 공급을 확정 짓는다"),
+    "Nvidia beats third-quarter estimates with $65 billion in revenue as Rubin ramps": (
+        "엔비디아, 루빈 양산 본격화 속 3분기 매출 650억 달러로 시장 예상 상회",
+        "데이터센터 매출이 60% 늘었고, 중국 매출이 전혀 없었는데도 실적 전망이 시장 예상을 웃돌았다.",
+        "11분기 연속 예상 상회와 전망 상향",
+        "시장 전반의 AI 설비투자를 가늠하는 풍향계 실적"),
+    "TSMC lifts its 2027 CoWoS capacity target again as Nvidia, AMD and Google queue": (
+        "TSMC, 2027년 CoWoS 생산능력 목표 또 상향…엔비디아·AMD·구글 줄 서",
+        "생산능력은 2027년 말 월 약 14만 장으로, 기존 목표인 11만 장보다 늘어난다.",
+        "1년 새 세 번째 상향 조정",
+        "2027년 업계 전체의 가속기 공급 상한을 정한다"),
+    "Rebellions raises ₩350 billion pre-IPO round ahead of a KOSPI listing": (
+        "리벨리온, 코스피 상장 앞두고 3,500억 원 프리IPO 투자 유치",
+        "국내 추론 칩 업체 리벨리온은 사피온과의 합병 법인이 분기 기준 흑자를 냈다고 밝혔다.",
+        "투자 유치는 미리 예고됐다",
+        "글로벌 칩 투자 규모에 비하면 작다"),
+    "SK Telecom and AWS switch on the first 100MW of the Ulsan AI data center": (
+        "SK텔레콤·AWS, 울산 AI 데이터센터 첫 100MW 가동",
+        "캠퍼스는 2030년까지 1GW 규모로 커질 예정이다.",
+        "이미 알려진 프로젝트의 이정표",
+        "국내 최대 AI 캠퍼스가 가동에 들어간다"),
+}
 
 
 def main() -> None:
@@ -1198,14 +1276,14 @@ A(68, "Alibaba’s Qwen team releases an open-weights 2-trillion-parameter mixtu
 
 # ---------------------------------------------------------------------------
 # Subscribers: SUB(email, name, companies, segments, timezone, send_day,
-#   send_hour, frequency, max_articles); lists use ';'. max_articles=None means
-#   "use the default" (empty cell).
+#   send_hour, frequency, max_articles, language); lists use ';'. max_articles=None means
+#   "use the default" (empty cell); language "" means DIGEST_DEFAULT_LANGUAGE.
 # ---------------------------------------------------------------------------
 SUB("ana@example.com", "Ana Kim", "xAI;OpenAI", "Data & IP", "Asia/Seoul", "mon", 8, "weekly", 8)
-SUB("minjun.kim@example.com", "김민준", "네이버;Samsung;Upstage", "Policy · Regulation", "Asia/Seoul", "mon", 8, "weekly", 6)
-SUB("seoyeon.lee@example.org", "이서연", "바이트댄스", "", "Asia/Seoul", "mon", 7, "weekly", 5)
-SUB("jihoon.park@example.net", "박지훈", "", "Compute", "Asia/Seoul", "mon", 7, "daily", 4)
-SUB("yujin.choi@example.com", "최유진", "Naver;Kakao;LG AI Research;Upstage;SK Telecom", "Policy · Regulation", "Asia/Seoul", "mon", 8, "weekly", 10)
+SUB("minjun.kim@example.com", "김민준", "네이버;Samsung;Upstage", "Policy · Regulation", "Asia/Seoul", "mon", 8, "weekly", 6, "ko")
+SUB("seoyeon.lee@example.org", "이서연", "바이트댄스", "", "Asia/Seoul", "mon", 7, "weekly", 5, "ko")
+SUB("jihoon.park@example.net", "박지훈", "", "Compute", "Asia/Seoul", "mon", 7, "daily", 4, "ko")
+SUB("yujin.choi@example.com", "최유진", "Naver;Kakao;LG AI Research;Upstage;SK Telecom", "Policy · Regulation", "Asia/Seoul", "mon", 8, "weekly", 10, "ko")
 SUB("maria.fernandez@example.com", "María José Fernández", "Mistral AI", "Policy", "Europe/Madrid", "mon", 8, "weekly", 6)
 SUB("juergen.weiss@example.net", "Jürgen Weiß", "Aleph Alpha;Mistral AI;SAP", "Policy · Regulation;Data & IP", "Europe/Berlin", "mon", 8, "weekly", 8)
 SUB("layla.haddad@example.org", "ليلى حداد", "OpenAI;Anthropic", "Foundation Models · Safety", "Asia/Dubai", "mon", 8, "weekly", 6)
@@ -1216,8 +1294,8 @@ SUB("siobhan.walsh@example.org", "Siobhán Walsh", "Anthropic", "Foundation Mode
 SUB("teuila@example.net", "Teuila Fa'amausili", "Nvidia;AMD", "Compute · Chips", "Pacific/Pago_Pago", "mon", 6, "daily", 3)
 SUB("tebwa.tekeraoi@example.org", "Tebwa Tekeraoi", "Google DeepMind", "Foundation Models", "Pacific/Kiritimati", "mon", 8, "weekly", 8)
 SUB("olivia.bennett@example.com", "Olivia Bennett", "Anthropic;Amazon;Microsoft;Google DeepMind;OpenAI;Meta;Nvidia;xAI", "Capital;Compute;Foundation Models", "Australia/Sydney", "mon", 8, "weekly", 12)
-SUB("haruka.tanaka@example.org", "Haruka Tanaka", "SoftBank;Sakana AI;Preferred Networks", "Enterprise · Deals", "Asia/Tokyo", "mon", 9, "weekly", 6)
-SUB("aiko.yamamoto@example.net", "山本愛子", "Cohere;SoftBank;OpenAI", "Enterprise · Deals", "Asia/Tokyo", "mon", 8, "weekly", 7)
+SUB("haruka.tanaka@example.org", "Haruka Tanaka", "SoftBank;Sakana AI;Preferred Networks", "Enterprise · Deals", "Asia/Tokyo", "mon", 9, "weekly", 6, "ja")
+SUB("aiko.yamamoto@example.net", "山本愛子", "Cohere;SoftBank;OpenAI", "Enterprise · Deals", "Asia/Tokyo", "mon", 8, "weekly", 7, "ja")
 SUB("joao.souza@example.com", "João Pedro Souza", "", "Capital · Funding;Capital · M&A", "America/Sao_Paulo", "mon", 8, "weekly", None)
 SUB("mateus.oliveira@example.org", "Mateus Oliveira", "DeepSeek;Alibaba;Moonshot AI", "Foundation Models · Releases", "America/Sao_Paulo", "mon", 9, "daily", 5)
 SUB("emily.carter@example.com", "Emily Carter", "OpenAI;Microsoft;Nvidia", "Capital · Public Markets", "America/New_York", "mon", 7, "daily", 5)

@@ -26,7 +26,7 @@ from .records import CREATED, RESUBSCRIBED, UNCHANGED, UPDATED, Suppressed, appl
 
 # The import columns of the README's "Data formats", in this order; then what export adds so that nothing is lost.
 COLUMNS = ("email", "name", "companies", "segments", "timezone", "send_day", "send_hour", "frequency", "max_articles")
-EXPORT_COLUMNS = COLUMNS + ("status", "min_significance", "reading_budget", "paused_until")
+EXPORT_COLUMNS = COLUMNS + ("status", "min_significance", "reading_budget", "paused_until", "language")
 LIST_COLUMNS = ("companies", "segments")
 LIST_SEPARATOR = ";"
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -390,7 +390,7 @@ def export_rows(session: Session, *, status: str | None = None) -> Iterator[list
                 s.email, s.name, LIST_SEPARATOR.join(companies), LIST_SEPARATOR.join(segments), s.timezone,
                 day_name(s.send_day), str(s.send_hour), s.frequency, str(s.max_articles), s.status,
                 str(s.min_significance), "" if s.reading_budget is None else str(s.reading_budget),
-                s.paused_until.isoformat() if s.paused_until else "",
+                s.paused_until.isoformat() if s.paused_until else "", s.language or "",
             ]
         last_id = subscribers[-1].id
 

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from digest.feedback import (DIRECTIONS, KINDS, MAX_NAME, Feedback, feedback_links, more_target, mute_target,
                              read_feedback)
+from digest.i18n import SOURCE_LANGUAGE, Language, language
 from digest.names import company_key, segment_key
 
 from .follows import COMPANY, SEGMENT, NameIndex, follow, follow_ids, unfollow
@@ -17,15 +18,19 @@ __all__ = ["DIRECTIONS", "KINDS", "MAX_NAME", "Feedback", "apply_feedback", "fee
            "mute_target", "read_feedback", "unmute"]
 
 
-def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bool, str]:
-    """Adjust the subscriber's follows; returns (changed, a sentence for the reader). The caller commits.
+def apply_feedback(session: Session, subscriber, feedback: Feedback,
+                   lang: Language | None = None) -> tuple[bool, str]:
+    """Adjust the subscriber's follows; returns (changed, a sentence for the reader, in `lang`). The
+    caller commits.
 
     "Less" of a segment the reader follows only through its parent replaces the parent with the
     parent's other children, so the rest of what they chose keeps coming. "Less" of something not
     followed at all changes nothing (there is no mute list) and says so.
     """
+    lang = lang or language(SOURCE_LANGUAGE)
     if feedback.direction == "mute":
-        return mute(session, subscriber, feedback)
+        return mute(session, subscriber, feedback, lang)
+    _ = lang.gettext
     catalog = NameIndex(session)
     current = follow_ids(session, [subscriber.id])[subscriber.id]
     if feedback.kind == "company":
@@ -33,30 +38,30 @@ def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bo
         followed = company_id in current[COMPANY]
         if feedback.direction == "more":
             if followed:
-                return False, f"You already follow {name}."
+                return False, _("You already follow %(name)s.") % {"name": name}
             follow(session, subscriber, companies=[name])
             unmute(subscriber, "company", name)
-            return True, f"You now follow {name}: more stories about it will reach you."
+            return True, _("You now follow %(name)s: more stories about it will reach you.") % {"name": name}
         if followed:
             unfollow(session, subscriber, companies=[name])
-            return True, f"You no longer follow {name}."
-        return False, (f"You don't follow {name}; its stories reach you through the segments you follow. "
-                       "You can change those on your preferences page.")
+            return True, _("You no longer follow %(name)s.") % {"name": name}
+        return False, _("You don't follow %(name)s; its stories reach you through the segments you follow. "
+                        "You can change those on your preferences page.") % {"name": name}
 
     segment_id, name = catalog.segment(feedback.name)
     path = _path_to_root(catalog, segment_id)  # segment first, root last
     covering = next((s for s in path if s in current[SEGMENT]), None)
     if feedback.direction == "more":
         if covering is not None:
-            return False, f"You already follow {name}."
+            return False, _("You already follow %(name)s.") % {"name": name}
         follow(session, subscriber, segments=[name])
         unmute(subscriber, "segment", name)
-        return True, f"You now follow {name}."
+        return True, _("You now follow %(name)s.") % {"name": name}
     if covering is None:
-        return False, f"You don't follow {name}, so there is nothing to remove."
+        return False, _("You don't follow %(name)s, so there is nothing to remove.") % {"name": name}
     if covering == segment_id:
         unfollow(session, subscriber, segments=[name])
-        return True, f"You no longer follow {name}."
+        return True, _("You no longer follow %(name)s.") % {"name": name}
     # Followed through an ancestor: keep every sibling branch along the way down, drop this one.
     children: dict[int, list[int]] = {}
     for segment in catalog.segments.values():
@@ -69,8 +74,10 @@ def apply_feedback(session: Session, subscriber, feedback: Feedback) -> tuple[bo
     unfollow(session, subscriber, segments=[catalog.segments[covering].name])
     if keep:
         follow(session, subscriber, segments=keep)
-    return True, (f"You no longer get {name}. You still follow the rest of {catalog.segments[covering].name}"
-                  + (f": {', '.join(sorted(keep))}." if keep else "."))
+    values = {"name": name, "parent": catalog.segments[covering].name, "rest": lang.list(sorted(keep))}
+    if keep:
+        return True, _("You no longer get %(name)s. You still follow the rest of %(parent)s: %(rest)s.") % values
+    return True, _("You no longer get %(name)s. You still follow the rest of %(parent)s.") % values
 
 
 def _path_to_root(catalog, segment_id: int) -> list[int]:
@@ -87,7 +94,7 @@ def _same(kind: str, a: str, b: str) -> bool:
     return (segment_key(a) == segment_key(b)) if kind == "segment" else company_key(a) == company_key(b)
 
 
-def mute(session: Session, subscriber, feedback: Feedback) -> tuple[bool, str]:
+def mute(session: Session, subscriber, feedback: Feedback, lang: Language | None = None) -> tuple[bool, str]:
     """Add the feedback's company, segment or tag to the subscriber's mute list; (changed, sentence).
 
     A company or segment must still be known (NotFound otherwise); the stored name is its own.
@@ -96,13 +103,21 @@ def mute(session: Session, subscriber, feedback: Feedback) -> tuple[bool, str]:
     if feedback.kind in ("company", "segment"):
         catalog = NameIndex(session)
         name = (catalog.company if feedback.kind == "company" else catalog.segment)(feedback.name)[1]
-    what = {"company": f"about {name}", "segment": f"in {name}", "tag": f"tagged {name}"}[feedback.kind]
+    _ = (lang or language(SOURCE_LANGUAGE)).gettext
     current = list(subscriber.muted or [])
     if any(e.get("kind") == feedback.kind and _same(feedback.kind, e.get("name", ""), name) for e in current):
-        return False, f"You had already muted stories {what}; nothing changed."
+        return False, {
+            "company": _("You had already muted stories about %(name)s; nothing changed."),
+            "segment": _("You had already muted stories in %(name)s; nothing changed."),
+            "tag": _("You had already muted stories tagged %(name)s; nothing changed."),
+        }[feedback.kind] % {"name": name}
     subscriber.muted = [*current, {"kind": feedback.kind, "name": name}]
     session.add(subscriber)
-    return True, f"Muted: your digests will no longer include stories {what}, starting with the next one."
+    return True, {
+        "company": _("Muted: your digests will no longer include stories about %(name)s, starting with the next one."),
+        "segment": _("Muted: your digests will no longer include stories in %(name)s, starting with the next one."),
+        "tag": _("Muted: your digests will no longer include stories tagged %(name)s, starting with the next one."),
+    }[feedback.kind] % {"name": name}
 
 
 def unmute(subscriber, kind: str, name: str) -> bool:

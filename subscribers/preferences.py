@@ -7,6 +7,7 @@ import functools
 from datetime import date
 
 from digest.errors import InputError
+from digest.i18n import UnknownLanguage, canonical_language
 from digest.schedule import iana_zones
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -26,6 +27,7 @@ DEFAULTS = {
     "min_significance": 1,
     "reading_budget": None,
     "paused_until": None,
+    "language": "",
 }
 
 
@@ -136,6 +138,18 @@ def parse_paused_until(value) -> date | None:
         raise InputError("paused_until", f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
+def parse_language(value) -> str:
+    """A BCP 47 language tag ("ko", "pt-BR", "zh-Hant") that CLDR knows, in its canonical form;
+    empty means the default language (DIGEST_DEFAULT_LANGUAGE). A known language without a
+    catalog is kept: the digest falls back to the default for it (and preview says so)."""
+    if _blank(value):
+        return DEFAULTS["language"]
+    try:
+        return canonical_language(str(value))
+    except UnknownLanguage as exc:
+        raise InputError("language", str(exc)) from None
+
+
 PARSERS = {
     "timezone": parse_timezone,
     "send_day": parse_send_day,
@@ -145,6 +159,7 @@ PARSERS = {
     "min_significance": parse_min_significance,
     "reading_budget": parse_reading_budget,
     "paused_until": parse_paused_until,
+    "language": parse_language,
 }
 
 

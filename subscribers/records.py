@@ -226,7 +226,8 @@ def _raise_first(errors: list[InputError]):
 
 def add_subscriber(session: Session, *, email: str, name: str | None = None, companies=None, segments=None,
                    timezone=None, send_day=None, send_hour=None, frequency=None, max_articles=None,
-                   min_significance=None, reading_budget=None, paused_until=None, status: str | None = None,
+                   min_significance=None, reading_budget=None, paused_until=None, language=None,
+                   status: str | None = None,
                    double_opt_in: bool = False, resubscribe: bool = False,
                    check_deliverability: bool = False) -> Subscriber:
     """Create a subscriber (status active, or pending with double opt-in); the caller commits.
@@ -239,7 +240,7 @@ def add_subscriber(session: Session, *, email: str, name: str | None = None, com
     """
     given = {"timezone": timezone, "send_day": send_day, "send_hour": send_hour, "frequency": frequency,
              "max_articles": max_articles, "min_significance": min_significance, "reading_budget": reading_budget,
-             "paused_until": paused_until}
+             "paused_until": paused_until, "language": language}
     catalog = NameIndex(session)
     key = None
     try:
@@ -433,7 +434,7 @@ def subscriber_dicts(session: Session, subscribers: list[Subscriber]) -> list[di
             "max_articles": s.max_articles, "min_significance": s.min_significance,
             "reading_budget": s.reading_budget,
             "paused_until": s.paused_until.isoformat() if s.paused_until else None,
-            "smtputf8": s.smtputf8, "companies": companies, "segments": segments,
+            "smtputf8": s.smtputf8, "language": s.language or "", "companies": companies, "segments": segments,
             "suppressed": {"reason": row.reason, "since": row.created_at.isoformat(), "source": row.source,
                            "status_code": row.status_code, "detail": row.detail} if row else None,
             "created_at": s.created_at.isoformat() if s.created_at else None,

@@ -68,3 +68,17 @@ def test_a_daily_demo_issue_is_labelled_with_one_day_and_a_weekly_one_with_its_w
         window = text.splitlines()[1]
         assert re.fullmatch(r"\w{3} \d{1,2} – (\w{3} )?\d{1,2}, \d{4}", window), window
         assert html_window(html) == window
+
+
+def test_the_demo_sends_korean_and_japanese_issues_to_the_readers_who_chose_them(demo_issues):
+    """Issue 16: the seeds give some readers language=ko or ja, and some articles Korean text."""
+    korean = {to: text for to, text, _, _ in demo_issues if "minjun.kim@" in to or "yujin.choi@" in to}
+    japanese = [text for to, text, _, _ in demo_issues if "aiko.yamamoto@" in to]
+    assert korean and japanese
+    for text in korean.values():
+        assert re.search(r"AMW DIGEST · 2026년 \d+주차", text) and "님, 안녕하세요." in text
+        assert "Unsubscribe" not in text and "수신 거부:" in text
+    assert any("삼성전자, 2027년 가속기용 HBM4E" in text or "SK텔레콤·AWS" in text for text in korean.values())
+    assert all("さん、こんにちは。" in text and "配信停止:" in text for text in japanese)
+    english = [text for to, text, _, _ in demo_issues if "emily.carter@" in to]
+    assert english and all("Unsubscribe:" in text and "HBM4E 엔비디아" not in text for text in english)

@@ -91,7 +91,7 @@ def check_issue(town, mail, address: str, follows: set[str], daily: bool) -> lis
     # Every name in the intro has a story in this issue (one whose reason names it).
     names = re.search(r" on (.+), ranked by", intro).group(1)
     reasons = re.findall(r"Why you're seeing this: (You follow .+?)(?= How this| More on| Less of|-{10}| Tune|$)", text)
-    for name in re.split(r", | and ", names):
+    for name in re.split(r",? and |, ", names):  # CLDR's English list: "A, B, and C" (issue 16)
         assert any(name in r for r in reasons), (name, reasons)
     # "N more stories on the web" opens exactly those N, as the ledger recorded them.
     more = re.search(r"(\d+) more stor(?:y|ies) on the web (\S+)", text)

@@ -173,7 +173,8 @@ def test_an_intro_names_at_most_five_follows_then_counts_the_rest():
     from digest.render.view import _follows
 
     choices = [SimpleNamespace(matched=(f"Company {i}",)) for i in range(7)]
-    assert _follows(choices) == "Company 0, Company 1, Company 2, Company 3, Company 4 and 2 more of your follows"
+    # Joined as CLDR joins an English list (issue 16: lists follow the reader's locale).
+    assert _follows(choices) == "Company 0, Company 1, Company 2, Company 3, Company 4, and 2 more of your follows"
 
 
 # -- 3. reasons ---------------------------------------------------------------------------------------
@@ -190,7 +191,8 @@ def test_a_reason_names_the_alias_the_story_matched_through(world):
 def test_several_follows_make_one_reason_sentence(world):
     _, sent = send(world)
     mx = sent["max@example.com"]
-    assert "You follow Anthropic, OpenAI, Google DeepMind and Policy" in mx.plain_html
+    # Joined as CLDR joins an English list (issue 16: lists follow the reader's locale).
+    assert "You follow Anthropic, OpenAI, Google DeepMind, and Policy" in mx.plain_html
     assert mx.plain_html.count("You follow") == len(re.findall(r'class="wy"', mx.html))
     assert "· You follow" not in mx.text and "· You follow" not in mx.plain_html
 

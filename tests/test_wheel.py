@@ -97,6 +97,10 @@ def test_wheel_ships_every_module_template_migration_and_seed_file_and_nothing_e
     expected |= {f"subscribers/{p}" for p in _files_under(ROOT / "subscribers") if p.endswith(".py")}
     expected |= {f"digest/email_templates/{p}" for p in _files_under(ROOT / "templates")}
     expected |= {f"digest/seeds/{name}" for name in (*SEED_DATA, "__init__.py")}
+    # The catalogs: each .po and the .pot, and the .mo the build compiled from each .po.
+    catalogs = {f"digest/{p}" for p in _files_under(ROOT / "digest") if p.startswith("locale/") and not p.endswith(".mo")}
+    expected |= catalogs | {p[:-3] + ".mo" for p in catalogs if p.endswith(".po")}
+    assert "digest/locale/ko/LC_MESSAGES/messages.mo" in expected
     assert names == expected, (sorted(names - expected), sorted(expected - names))
     assert {"digest/email_templates/digest.mjml.j2", "digest/email_templates/partials/card.mjml.j2",
             "digest/web/templates/index.html", "digest/migrations/script.py.mako"} <= names
@@ -118,6 +122,19 @@ def test_installed_wheel_imports_from_its_environment_with_no_checkout_on_the_pa
     assert Path(found["templates"], "digest.mjml.j2").is_file()
     assert str(ROOT) not in {str(Path(p).resolve()) for p in found["path"] if p}
     assert not any("Editable" in f for f in found["finders"]), found["finders"]
+
+
+def test_installed_wheel_speaks_korean_and_japanese_from_its_built_catalogs(venv, user_env, tmp_path):
+    """Issue 16: the .mo files the build compiled are installed and used outside the checkout."""
+    probe = ("import json\n"
+             "from digest.i18n import LOCALE_DIR, catalog_languages, language\n"
+             "print(json.dumps({'dir': str(LOCALE_DIR), 'languages': catalog_languages(),\n"
+             "  'mo': sorted(p.parent.parent.name for p in LOCALE_DIR.glob('*/LC_MESSAGES/messages.mo')),\n"
+             "  'ko': language('ko').gettext('Unsubscribe'), 'ja': language('ja').gettext('Unsubscribe')}))")
+    found = json.loads(run([str(venv / "bin" / "python"), "-c", probe], cwd=tmp_path, env=user_env).stdout)
+    assert str(Path(found["dir"]).resolve()).startswith(str(venv.resolve()) + os.sep)
+    assert found["mo"] == found["languages"] and {"en", "ko", "ja"} <= set(found["languages"])
+    assert (found["ko"], found["ja"]) == ("수신 거부", "配信停止")
 
 
 def test_checkout_reads_the_repository_templates_and_seeds_through_the_package():

@@ -46,7 +46,7 @@ def _describe(row: dict) -> str:
 def _show_text(row: dict) -> str:
     lines = [f"#{row['id']} {row['email']}"]
     for key in ("name", "status", "timezone", "send_day", "send_hour", "frequency", "max_articles",
-                "min_significance", "reading_budget", "paused_until", "smtputf8", "confirmed_at", "created_at"):
+                "min_significance", "reading_budget", "paused_until", "language", "smtputf8", "confirmed_at", "created_at"):
         lines.append(f"  {key}: {'' if row[key] is None else row[key]}")
     lines.append(f"  companies: {'; '.join(row['companies'])}")
     lines.append(f"  segments: {'; '.join(row['segments'])}")
@@ -74,13 +74,15 @@ def preference_options(command):
         click.option("--min-significance", default=None, help="Lowest AMW significance to include, 1..3."),
         click.option("--reading-budget", default=None, help="Minutes per digest; '' for none."),
         click.option("--paused-until", default=None, help="YYYY-MM-DD; no digest before that date; '' to resume."),
+        click.option("--language", default=None,
+                     help="BCP 47 language of the digest, e.g. en, ko, ja; '' for DIGEST_DEFAULT_LANGUAGE."),
     ]):
         command = option(command)
     return command
 
 
 _PREFS = ("timezone", "send_day", "send_hour", "frequency", "max_articles", "min_significance", "reading_budget",
-          "paused_until")
+          "paused_until", "language")
 
 
 @click.group("subscribers")

@@ -95,6 +95,8 @@ def store_article(session: Session, store: NameStore, item: ArticleData) -> bool
         setattr(article, name, getattr(item, name))
     article.tags = list(item.tags)
     article.related = list(item.related)
+    article.translations = {tag: {f: t for lang, f, t in item.translations if lang == tag}
+                            for tag in dict.fromkeys(lang for lang, _, _ in item.translations)}
     companies = []
     for name in item.companies:
         company = store.company(name)

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from ..errors import InputError
 from ..names import alias_key, segment_name, segment_parts, slugify
 from ..text import INPUT_CONTROLS, clean_input
-from ..types import ArticleData
+from ..i18n import SOURCE_LANGUAGE, UnknownLanguage, canonical_language
+from ..types import ArticleData, translations_tuple
 
 def _kind(value) -> str:
     """The JSON name of a value's type, for messages."""
@@ -65,6 +66,35 @@ def _text(obj: dict, key: str, *, required: bool = False, one_line: bool = True,
     return value
 
 
+def _texts(obj: dict, key: str, translations: dict, *, required: bool = False, one_line: bool = True,
+           limit: int = 10_000) -> str:
+    """A text field that is a string (the default language) or an object of language to text
+    ({"en": "...", "ko": "..."}): each entry checked as the string would be, each language a BCP 47
+    tag CLDR knows. Returns the text the column keeps (the source language's entry, else the first);
+    every entry of an object goes into translations[lang][field]."""
+    value = obj.get(key)
+    if not isinstance(value, dict):
+        return _text(obj, key, required=required, one_line=one_line, limit=limit)
+    if not value:
+        raise InputError(key, "must hold at least one language, like {\"en\": \"...\", \"ko\": \"...\"}")
+    entries = {}
+    for raw_tag, text in value.items():
+        try:
+            tag = canonical_language(raw_tag)
+        except UnknownLanguage as exc:
+            raise InputError(f"{key}.{raw_tag}", str(exc)) from None
+        try:
+            entries[tag] = _text(value, raw_tag, required=required, one_line=one_line, limit=limit)
+        except InputError as exc:
+            raise InputError(f"{key}.{raw_tag}", exc.message) from None
+        if not entries[tag]:
+            raise InputError(f"{key}.{raw_tag}", "must not be empty (leave the language out instead)")
+    field = key.replace("scores.", "").replace(".note", "_note")
+    for tag, text in entries.items():
+        translations.setdefault(tag, {})[field] = text
+    return entries.get(SOURCE_LANGUAGE) or next(iter(entries.values()))
+
+
 def _url(value, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InputError(key, f"must be a non-empty URL string, not {_show(value)}")
@@ -117,7 +147,7 @@ def _segment_name(raw: str, key: str) -> str:
     return full
 
 
-def _score(obj: dict, name: str) -> tuple[int, str]:
+def _score(obj: dict, name: str, translations: dict) -> tuple[int, str]:
     scores = obj.get("scores")
     if not isinstance(scores, dict):
         raise InputError("scores", "is required: {\"novelty\": {\"score\": 1-3, \"note\": ...}, \"significance\": ...}")
@@ -129,6 +159,8 @@ def _score(obj: dict, name: str) -> tuple[int, str]:
         raise InputError(f"scores.{name}.score", f"must be an integer 1 to 3, not {_show(score)}")
     if not 1 <= score <= 3:
         raise InputError(f"scores.{name}.score", f"must be 1, 2 or 3, not {_show(score)}")
+    if isinstance(entry.get("note"), dict):  # {"en": ..., "ko": ...}: errors name scores.<name>.note.<lang>
+        return score, _texts({f"scores.{name}.note": entry["note"]}, f"scores.{name}.note", translations, limit=500)
     try:
         return score, _text(entry, "note", limit=500)
     except InputError as exc:
@@ -156,7 +188,8 @@ def validate_article(obj: object) -> ArticleData:
     if not isinstance(obj, dict):
         raise InputError("record", f"must be a JSON object, not {_kind(obj)}")
     url = _url(obj.get("url"), "url")
-    title = _text(obj, "title", required=True, limit=500)
+    translations: dict[str, dict[str, str]] = {}
+    title = _texts(obj, "title", translations, required=True, limit=500)
     published = _published(obj.get("published_at"))
     minutes = obj.get("read_minutes", 1)
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 600:
@@ -169,13 +202,15 @@ def validate_article(obj: object) -> ArticleData:
     if not isinstance(related_raw, list):
         raise InputError("related", f"must be a list of URLs, not {_kind(related_raw)}")
     related = tuple(dict.fromkeys(_url(u, f"related[{i}]") for i, u in enumerate(related_raw)))
-    novelty, novelty_note = _score(obj, "novelty")
-    significance, significance_note = _score(obj, "significance")
+    novelty, novelty_note = _score(obj, "novelty", translations)
+    significance, significance_note = _score(obj, "significance", translations)
+    summary = _texts(obj, "summary", translations, one_line=False, limit=20_000)
     return ArticleData(
-        url=url, title=title, summary=_text(obj, "summary", one_line=False, limit=20_000),
+        url=url, title=title, summary=summary,
         published_at=published, category=_text(obj, "category", limit=200), region=_text(obj, "region", limit=100),
         read_minutes=minutes, companies=companies, segments=tuple(dict.fromkeys(segments)),
         tags=_names(obj, "tags"), novelty=novelty, novelty_note=novelty_note,
         significance=significance, significance_note=significance_note,
         related=tuple(u for u in related if u != url),
+        translations=translations_tuple(translations),
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 
 from ..errors import DigestError
+from ..i18n import DEFAULT_TYPOGRAPHY
 from .filters import FILTERS
 from .fragments import lift_cards
 
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 # Bump when the compile recipe below changes: it is part of the cache key with the templates' bytes.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 
@@ -63,6 +64,9 @@ _FORBIDDEN_ATTRS = {
 _ATTR_EXPR_OK = re.compile(r"^\{\{[^{}\s]+\|(url|attr)\}\}$")
 _FORBIDDEN_IN_TAG = re.compile(r"[<>&]")
 _STYLE_ATTR = re.compile(r' style="[^"]*"')
+# Compile-time values of a language's typography (i18n.Language.typography): [[font_family]] and
+# [[word_break]] in the MJML source; each language's HTML is compiled once with its own.
+_TYPOGRAPHY = re.compile(r"\[\[(\w+)\]\]")
 
 
 @dataclass(frozen=True)
@@ -209,9 +213,21 @@ def _strip_comments(source: str) -> str:
     return re.sub(r"(\s*)\{#(-?).*?(-?)#\}(\s*)", _sub, source, flags=re.S)
 
 
-def compile_html(source: str, templates_dir: Path) -> str:
+def apply_typography(source: str, typography: dict[str, str]) -> str:
+    """The source with each [[name]] replaced by the language's value (its CSS, quotes escaped)."""
+    typography = {**DEFAULT_TYPOGRAPHY, **typography}
+
+    def _sub(match: re.Match) -> str:
+        if match.group(1) not in typography:
+            raise TemplateCompileError(f"unknown typography value [[{match.group(1)}]]")
+        return _html.escape(typography[match.group(1)], quote=True)
+
+    return _TYPOGRAPHY.sub(_sub, source)
+
+
+def compile_html(source: str, templates_dir: Path, typography: dict[str, str] | None = None) -> str:
     """MJML+Jinja source -> inlined HTML that still holds every Jinja tag unchanged."""
-    source = expand_includes(source, templates_dir)
+    source = apply_typography(expand_includes(source, templates_dir), typography or {})
     source = _strip_comments(source)
     check_rules(source)
     inline_css = "\n".join(_INLINE_STYLE.findall(source))
@@ -232,10 +248,13 @@ _CACHE: dict[str, CompiledTemplates] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def compile_templates(templates_dir: str | Path, cache_dir: str | Path | None = None) -> CompiledTemplates:
-    """The compiled template set for templates_dir, made once per content hash (memory, then disk)."""
+def compile_templates(templates_dir: str | Path, cache_dir: str | Path | None = None,
+                      typography: dict[str, str] | None = None) -> CompiledTemplates:
+    """The compiled template set for templates_dir in one language's typography, made once per
+    content hash and typography (memory, then disk)."""
     templates_dir = find_templates(templates_dir)
-    key = templates_hash(templates_dir)
+    typography = {**DEFAULT_TYPOGRAPHY, **(typography or {})}
+    key = templates_hash(templates_dir) + "-" + hashlib.sha256(repr(sorted(typography.items())).encode()).hexdigest()[:12]
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
@@ -245,7 +264,7 @@ def compile_templates(templates_dir: str | Path, cache_dir: str | Path | None = 
         if disk is not None and disk.is_file():
             html = disk.read_text(encoding="utf-8")
         else:
-            html = compile_html((templates_dir / HTML_TEMPLATE).read_text(encoding="utf-8"), templates_dir)
+            html = compile_html((templates_dir / HTML_TEMPLATE).read_text(encoding="utf-8"), templates_dir, typography)
             if disk is not None:
                 disk.parent.mkdir(parents=True, exist_ok=True)
                 tmp = disk.with_suffix(".tmp")
@@ -256,18 +275,19 @@ def compile_templates(templates_dir: str | Path, cache_dir: str | Path | None = 
         return compiled
 
 
-_TEMPLATES: dict[tuple[str, bool], tuple[jinja2.Template, jinja2.Template, jinja2.Template]] = {}
+_TEMPLATES: dict[tuple, tuple[jinja2.Template, jinja2.Template, jinja2.Template]] = {}
 
 
-def jinja_templates(compiled: CompiledTemplates, templates_dir: Path, card_fragments: bool):
-    """(HTML, text, plain text) Jinja templates for a compiled set, made once per content hash and
-    shared by every Renderer: card fragments are stored on the shared card views per lifted
-    template, so renderers of the same templates must share one."""
+def jinja_templates(compiled: CompiledTemplates, templates_dir: Path, card_fragments: bool, messages=None):
+    """(HTML, text, plain text) Jinja templates for a compiled set in one language (`messages`, its
+    gettext catalog), made once per content hash and language and shared by every Renderer: card
+    fragments are stored on the shared card views per lifted template, so renderers of the same
+    templates must share one."""
     with _CACHE_LOCK:
-        made = _TEMPLATES.get((compiled.key, card_fragments))
+        made = _TEMPLATES.get((compiled.key, card_fragments, id(messages)))
         if made is None:
-            text_env = _environment(jinja2.FileSystemLoader(str(templates_dir)), html=False)
-            html_env = _environment(html=True)
+            text_env = _environment(jinja2.FileSystemLoader(str(templates_dir)), html=False, messages=messages)
+            html_env = _environment(html=True, messages=messages)
             plain_text = text_env.from_string(compiled.text_source)
             if card_fragments:
                 # Both parts render each card once per send and splice the reader's links in.
@@ -275,14 +295,16 @@ def jinja_templates(compiled: CompiledTemplates, templates_dir: Path, card_fragm
                         lift_cards(text_env, compiled.text_source)[0], plain_text)
             else:
                 made = (html_env.from_string(compiled.html_source), plain_text, plain_text)
-            _TEMPLATES[(compiled.key, card_fragments)] = made
+            _TEMPLATES[(compiled.key, card_fragments, id(messages))] = made
         return made
 
 
-def _environment(loader=None, *, html: bool) -> jinja2.Environment:
-    """A Jinja environment for one part of the email (html: autoescape), with the email's filters."""
+def _environment(loader=None, *, html: bool, messages=None) -> jinja2.Environment:
+    """A Jinja environment for one part of the email (html: autoescape), with the email's filters
+    and one language's messages (templates write {{ _("Hi %(name)s,", name=...) }}, newstyle)."""
     env = jinja2.Environment(
         loader=loader,
+        extensions=["jinja2.ext.i18n"],
         autoescape=html,
         # HTML: autoescape is on, and the view model arrives already escaped (escape_html) so that
         # each value is escaped once per card rather than once per reader.
@@ -291,17 +313,30 @@ def _environment(loader=None, *, html: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
-        extensions=["jinja2.ext.i18n"],
     )
-    # {{ _("...") }} in the templates: newstyle gettext; without a catalogue installed, the English text.
-    env.install_null_translations(newstyle=True)
     env.filters.update(FILTERS)
+    if messages is None:
+        env.install_null_translations(newstyle=True)
+    else:
+        env.install_gettext_translations(messages, newstyle=True)
     return env
 
 
-def naive_environment(templates_dir: Path) -> jinja2.Environment:
+class _TypographyLoader(jinja2.FileSystemLoader):
+    """The reference path's loader: the MJML source with the language's typography filled in."""
+
+    def __init__(self, path: str, typography: dict[str, str]):
+        super().__init__(path)
+        self.typography = typography
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        return apply_typography(source, self.typography), filename, uptodate
+
+
+def naive_environment(templates_dir: Path, messages=None, typography: dict[str, str] | None = None) -> jinja2.Environment:
     """The HTML environment of the reference path, which renders the MJML source itself per reader."""
-    return _environment(jinja2.FileSystemLoader(str(templates_dir)), html=True)
+    return _environment(_TypographyLoader(str(templates_dir), typography or {}), html=True, messages=messages)
 
 
 def mjml_to_inlined_html(source: str) -> str:

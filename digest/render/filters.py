@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
 
+from babel.dates import format_timedelta
 from markupsafe import Markup
+
+from ..i18n import SOURCE_LANGUAGE, Language, language
 
 from ..text import clean, cut
 
@@ -37,6 +40,7 @@ def display_width(text: str) -> int:
     return _display_width(text)
 
 
+@lru_cache(maxsize=8192)
 def fit_width(text: str, width: int) -> str:
     """Cut to at most `width` display columns at a word boundary, with an ellipsis; whole when it fits.
 
@@ -60,22 +64,32 @@ def fit_width(text: str, width: int) -> str:
     return cut.rstrip(" ,;:.-·–—") + "…"
 
 
-def age_label(published: datetime, reference: datetime) -> str:
-    """A short age like the AMW site shows: "13h ago", "2d ago", "1w ago", "3mo ago"."""
+def age_label(published: datetime, reference: datetime, lang: Language | None = None) -> str:
+    """A short age like the AMW site shows, in the reader's language: "13h ago", "2d ago", "1w ago",
+    "3mo ago" ("13시간 전", "2日前"); CLDR's narrow relative times, counted as before."""
+    lang = lang or language(SOURCE_LANGUAGE)
     seconds = (reference - published).total_seconds()
+    if seconds < 60:
+        return lang.gettext("just now")
     if seconds < 3600:
-        return "just now" if seconds < 60 else f"{int(seconds // 60)}m ago"
-    hours = seconds / 3600
-    if hours < 24:
-        return f"{int(hours)}h ago"
-    days = int(hours // 24)
-    if days < 7:
-        return f"{days}d ago"
-    if days < 30:
-        return f"{days // 7}w ago"
-    if days < 365:
-        return f"{days // 30}mo ago"
-    return f"{days // 365}y ago"
+        count, unit = int(seconds // 60), "minute"
+    elif seconds < 86400:
+        count, unit = int(seconds // 3600), "hour"
+    else:
+        days = int(seconds // 86400)
+        count, unit = ((days, "day") if days < 7 else (days // 7, "week") if days < 30
+                       else (days // 30, "month") if days < 365 else (days // 365, "year"))
+    return _relative(count, unit, lang.locale)
+
+
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400,
+                 "year": 365 * 86400}
+
+
+@lru_cache(maxsize=4096)
+def _relative(count: int, unit: str, locale) -> str:
+    return format_timedelta(timedelta(seconds=-count * _UNIT_SECONDS[unit]), threshold=1, granularity=unit,
+                            add_direction=True, format="narrow", locale=locale)
 
 
 _URL_SAFE = "/:?#[]@!$&()*+,;=%~-._"
@@ -128,6 +142,11 @@ def _attr_filter(value) -> Markup:
 def _display_width(text: str) -> int:
     if text.isascii():
         return len(text)
+    return _wide_width(text)
+
+
+@lru_cache(maxsize=8192)
+def _wide_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

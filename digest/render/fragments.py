@@ -39,7 +39,9 @@ FEEDBACK = "fb"
 # loop attributes that depend only on the card's position, never on the other cards' contents
 _LOOP_ATTRS = {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"}
 # functions a template may call inside a card: pure, so their output can be cached
-_PURE_GLOBALS = {"range", "dict"}
+# (the gettext functions too: each language has its own environment, so the same message always
+# gives the same text there, and the function itself joins the cache key as an outer value)
+_PURE_GLOBALS = {"range", "dict", "_", "gettext", "ngettext", "pgettext", "npgettext"}
 _IMPURE_FILTERS = {"random"}
 _REFUSED_NODES = (
     nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends, nodes.Block, nodes.Macro,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jinja2
 
 from .. import metrics
+from ..i18n import Language, catalog_for, language
 from ..types import Issue, Links, Rendered
 from . import view
 from .compiler import (
@@ -29,6 +30,13 @@ from .filters import clean
 __all__ = ["Renderer"]
 
 
+class _LanguageTemplates(NamedTuple):
+    compiled: CompiledTemplates
+    html: jinja2.Template
+    text: jinja2.Template
+    plain_text: jinja2.Template
+
+
 class Renderer:
     """Renders an Issue into subject, preheader, HTML and text; compiles the templates once."""
 
@@ -41,7 +49,7 @@ class Renderer:
         base_url: str = "http://127.0.0.1:8000",
         max_html_bytes: int = 100_000,
         cache_dir: str | Path | None = None,
-        lang: str = "en",
+        lang: str = "en",  # the default language (DIGEST_DEFAULT_LANGUAGE): readers without one get it
         direction: str = "ltr",
         card_fragments: bool = True,
     ):
@@ -56,43 +64,57 @@ class Renderer:
         # Render each card once per send and splice the reader's links in (fragments.py);
         # False renders every card for every reader (benchmarks compare the two).
         self.card_fragments = card_fragments
-        self._compiled: CompiledTemplates | None = None
-        self._html_template: jinja2.Template | None = None
-        self._text_template: jinja2.Template | None = None
-        self._plain_text_template: jinja2.Template | None = None
-        self._naive_env: jinja2.Environment | None = None
+        # Per language (catalog tag): (compiled set, HTML, text, plain-text templates), made once.
+        self._languages: dict[str, _LanguageTemplates] = {}
+        self._naive_envs: dict[str, jinja2.Environment] = {}
 
     # -- compiled templates
 
     def refresh(self) -> str:
-        """Re-read the templates (after an edit); compiles again only if their content changed."""
-        compiled = compile_templates(self.templates_dir, self.cache_dir)
-        if self._compiled is None or compiled.key != self._compiled.key:
-            self._html_template, self._text_template, self._plain_text_template = jinja_templates(
-                compiled, self.templates_dir, self.card_fragments)
-            # Set last: other threads test _compiled, and must then find both templates ready.
-            self._compiled = compiled
-        return compiled.key
+        """Re-read the templates (after an edit); compiles again only if their content changed.
+        Returns the default language's key; the other languages are checked on their next render."""
+        stale, self._languages = self._languages, {}
+        for tag in stale:
+            self._templates(tag)
+        return self._templates(self.default_language()[0]).compiled.key
 
     @property
     def template_key(self) -> str:
-        if self._compiled is None:
-            self.refresh()
-        return self._compiled.key
+        return self._templates(self.default_language()[0]).compiled.key
+
+    def default_language(self) -> tuple[str, str | None]:
+        return catalog_for("", self.lang)
+
+    def language_of(self, issue: Issue) -> tuple[Language, str | None]:
+        """The catalog language this issue's reader gets, and a warning when it is not theirs."""
+        tag, warning = catalog_for(issue.reader.language, self.lang)
+        return language(tag), warning
+
+    def _templates(self, tag: str) -> _LanguageTemplates:
+        """One language's compiled HTML and Jinja templates (compiled once per language)."""
+        made = self._languages.get(tag)
+        if made is None:
+            lang = language(tag)
+            compiled = compile_templates(self.templates_dir, self.cache_dir, lang.typography)
+            made = _LanguageTemplates(compiled, *jinja_templates(compiled, self.templates_dir, self.card_fragments,
+                                                                 lang.messages))
+            self._languages[tag] = made
+        return made
 
     # -- rendering
 
     def prepare(self, issue: Issue, links: Links, *, now: datetime | None = None) -> view.Prepared:
-        """This reader's view model (view.prepare with this renderer's settings)."""
+        """This reader's view model (view.prepare with this renderer's settings, in their language)."""
         return view.prepare(issue, links, now=now, company_url=self.company_url, postal_address=self.postal_address,
-                            base_url=self.base_url, lang=self.lang, direction=self.direction)
+                            base_url=self.base_url, lang=self.language_of(issue)[0], direction=self.direction,
+                            default_language=self.default_language()[0])
 
     @metrics.RENDER_SECONDS.time()
     def render(self, issue: Issue, links: Links, *, now: datetime | None = None) -> Rendered:
-        """Per subscriber: Jinja over the precompiled HTML and the text template, nothing else."""
-        if self._compiled is None:
-            self.refresh()
-        return self._render(issue, links, now, self._html_template.render, self._text_template.render)
+        """Per subscriber: Jinja over the precompiled HTML and the text template of the reader's
+        language, nothing else."""
+        made = self._templates(self.language_of(issue)[0].tag)
+        return self._render(issue, links, now, made.html.render, made.text.render)
 
     def render_web(self, issue: Issue, links: Links, *, now: datetime | None = None,
                    only: frozenset[int] | None = None) -> str:
@@ -110,22 +132,25 @@ class Renderer:
         prepared = self.prepare(issue, links, now=now)
         html_ctx = view.html_context(view.context(prepared, issue, kept), prepared, kept)
         reference = now or issue.window_end
-        html_ctx["more"] = view.html_value(view.more_label(len(extra)))
-        html_ctx["overflow"] = [view.card_views(c, reference, self.company_url)[1] for c in extra]
-        return self._html_template.render(html_ctx)
+        lang = self.language_of(issue)[0]
+        html_ctx["more"] = view.html_value(view.more_label(len(extra), lang))
+        texts = tuple(dict.fromkeys((lang.tag, self.default_language()[0])))
+        html_ctx["overflow"] = [view.card_views(c, reference, self.company_url, lang, texts)[1] for c in extra]
+        return self._templates(lang.tag).html.render(html_ctx)
 
     def render_naive(self, issue: Issue, links: Links, *, now: datetime | None = None) -> Rendered:
         """The reference path: Jinja, then MJML, then inlining, per subscriber (tests, benchmarks)."""
-        if self._naive_env is None:
-            self._naive_env = naive_environment(self.templates_dir)
-        if self._compiled is None:
-            self.refresh()
-        mjml_template = self._naive_env.get_template(HTML_TEMPLATE)
+        lang = self.language_of(issue)[0]
+        env = self._naive_envs.get(lang.tag)
+        if env is None:
+            env = self._naive_envs[lang.tag] = naive_environment(self.templates_dir, lang.messages, lang.typography)
+        made = self._templates(lang.tag)
+        mjml_template = env.get_template(HTML_TEMPLATE)
 
         def html_render(ctx: dict) -> str:
             return mjml_to_inlined_html(mjml_template.render(ctx))
 
-        return self._render(issue, links, now, html_render, self._plain_text_template.render)
+        return self._render(issue, links, now, html_render, made.plain_text.render)
 
     def _render(self, issue: Issue, links: Links, now: datetime | None,
                 html_render: Callable[[dict], str], text_render: Callable[[dict], str]) -> Rendered:
@@ -134,7 +159,8 @@ class Renderer:
         ctx = view.context(prepared, issue, shown)
         html = html_render(view.html_context(ctx, prepared, shown))
         size = len(html.encode("utf-8"))
-        notes: list[str] = []
+        warning = self.language_of(issue)[1]
+        notes: list[str] = [warning] if warning else []
         if size > self.max_html_bytes and shown:
             # Drop the lowest-ranked cards into the "more on the web" link rather than be clipped.
             while size > self.max_html_bytes and shown > 0:

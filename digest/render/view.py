@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from ..i18n import SOURCE_LANGUAGE, Language, language
 from ..names import company_key, slugify
 from ..types import ArticleData, Choice, Issue, Links, Rendered
 from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
@@ -53,14 +54,17 @@ class Prepared:
 
 
 def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: str, postal_address: str,
-            base_url: str, lang: str, direction: str) -> Prepared:
-    """The reader's cards (text and HTML views, with their own feedback links) and header values."""
+            base_url: str, lang: Language, direction: str, default_language: str = SOURCE_LANGUAGE) -> Prepared:
+    """The reader's cards (text and HTML views, with their own feedback links) and header values, in
+    the reader's language (`lang`, the catalog the renderer chose for them): article text in it
+    where the article has it, else in the default language, else the article's own text."""
+    texts = tuple(dict.fromkeys((lang.tag, default_language)))
     reference = now or issue.window_end
     if reference.tzinfo is None:
         reference = reference.replace(tzinfo=timezone.utc)
     tz = _zone(issue.reader.timezone)
-    period_label, window_label = _period_label(issue, tz)
-    views = [card_views(c, reference, company_url) for c in issue.choices]
+    period_label, window_label = _period_label(issue, tz, lang)
+    views = [card_views(c, reference, company_url, lang, texts) for c in issue.choices]
     cards = [text for text, _ in views]
     html_cards = [html for _, html in views]
     if links.feedback:
@@ -70,7 +74,8 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         html_cards = [WithFeedback(card, fb) for card, (_, fb) in zip(html_cards, feedback)]
     name = shorten(clean(issue.reader.name).split(" ")[0], 40) if clean(issue.reader.name) else ""
     base = {
-        "lang": lang,
+        "lang": lang.tag,
+        "_lang": lang,
         "dir": direction,
         "links": View(unsubscribe=links.unsubscribe, preferences=links.preferences,
                       web_version=links.web_version, base=links.base or base_url,
@@ -78,8 +83,8 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
                       more_url=links.web_version + "#more"),
         "period_label": period_label,
         "window_label": window_label,
-        "doc_title": f"AMW Digest, {period_label}",
-        "greeting": f"Hi {name}," if name else "Hi,",
+        "doc_title": lang.gettext("AMW Digest, %(period)s") % {"period": period_label},
+        "greeting": lang.gettext("Hi %(name)s,") % {"name": name} if name else lang.gettext("Hi,"),
         "email": clean(issue.reader.email),
         "postal_address": postal_address,
         "rule": "-" * TEXT_WIDTH,
@@ -95,13 +100,14 @@ def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
     dropped = len(prepared.cards) - shown
     more_count = dropped + max(0, issue.more_count)
     ctx = dict(prepared.base)
+    lang = ctx.pop("_lang")
     ctx["cards"] = cards
     ctx["overflow"] = ()  # the web version's extra cards (Renderer.render_web)
-    ctx["more"] = _more_label(more_count) if more_count else ""
-    ctx["subject"] = subject_line(cards, ctx["period_label"])
-    ctx["preheader"] = preheader(cards, issue.reader.frequency)
-    ctx["intro"] = _intro(len(cards), _follows(issue.choices[:shown]), issue.reader.frequency,
-                          issue.window_end - issue.window_start)
+    ctx["more"] = _more_label(more_count, lang) if more_count else ""
+    ctx["subject"] = subject_line(cards, ctx["period_label"], lang)
+    ctx["preheader"] = preheader(cards, issue.reader.frequency, lang)
+    ctx["intro"] = _intro(len(cards), _follows(issue.choices[:shown], lang), issue.reader.frequency,
+                          issue.window_end - issue.window_start, lang)
     return ctx
 
 
@@ -112,16 +118,18 @@ def html_context(ctx: dict, prepared: Prepared, shown: int) -> dict:
     return html_ctx
 
 
-def period_label(period: str) -> str:
-    """The reader's name for a ledger period: "2026-W48" -> "Week 48, 2026", "2026-11-23" -> "Monday, Nov 23, 2026"."""
+def period_label(period: str, lang: Language | None = None) -> str:
+    """The reader's name for a ledger period: "2026-W48" -> "Week 48, 2026" ("2026년 48주차"),
+    "2026-11-23" -> "Monday, Nov 23, 2026"."""
+    lang = lang or language(SOURCE_LANGUAGE)
     match = re.fullmatch(r"(\d{4})-W(\d{2})", period or "")
     if match:
-        return f"Week {int(match.group(2))}, {match.group(1)}"
+        return lang.gettext("Week %(week)s, %(year)s") % {"week": int(match.group(2)), "year": match.group(1)}
     try:
         day = date.fromisoformat(period)
     except (TypeError, ValueError):
-        return clean(period) or "Your digest"
-    return f"{day:%A}, {day:%b} {day.day}, {day.year}"
+        return clean(period) or lang.gettext("Your digest")
+    return lang.gettext("%(weekday)s, %(date)s") % {"weekday": lang.weekday(day), "date": lang.day(day)}
 
 
 def cadence_words(frequency: str) -> SimpleNamespace:
@@ -134,19 +142,21 @@ def cadence_words(frequency: str) -> SimpleNamespace:
 ONE_DAY = timedelta(hours=25)  # a day's window, a daylight-saving day's included
 
 
-def _period_label(issue: Issue, tz: ZoneInfo) -> tuple[str, str]:
-    label = period_label(issue.period)
-    start = issue.window_start.astimezone(tz)
-    end = (issue.window_end - timedelta(microseconds=1)).astimezone(tz)
-    if issue.window_end - issue.window_start <= ONE_DAY:  # a daily issue: the day it is sent
-        window = f"{end:%b} {end.day}, {end.year}"
-    elif start.year != end.year:
-        window = f"{start:%b} {start.day}, {start.year} – {end:%b} {end.day}, {end.year}"
-    elif start.month != end.month:
-        window = f"{start:%b} {start.day} – {end:%b} {end.day}, {end.year}"
-    else:
-        window = f"{start:%b} {start.day} – {end.day}, {end.year}"
-    return label, window
+def _period_label(issue: Issue, tz: ZoneInfo, lang: Language) -> tuple[str, str]:
+    start = issue.window_start.astimezone(tz).date()
+    end = (issue.window_end - timedelta(microseconds=1)).astimezone(tz).date()
+    return _labels(issue.period, start, end, issue.window_end - issue.window_start <= ONE_DAY, lang)
+
+
+@lru_cache(maxsize=1024)
+def _labels(period: str, start: date, end: date, one_day: bool, lang: Language) -> tuple[str, str]:
+    """(period label, window label); cached, since a send's readers share a few of each."""
+    label = period_label(period, lang)
+    if one_day or start == end:  # a daily issue: the day it is sent
+        return label, lang.day(end)
+    # CLDR's range ("Nov 17 – 23, 2026", "2026년 11월 17일~23일"); thin spaces as plain ones, which
+    # every inbox font and the text part show alike.
+    return label, lang.interval(start, end).replace("\u2009", " ")
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -166,40 +176,53 @@ def _score(label: str, value: int, note: str) -> View:
                 note=shorten(clean(note), *MAX_NOTE))
 
 
-def _card(choice: Choice, reference: datetime, company_url: str) -> View:
-    """One card's view model (text values; _card_views caches it with its HTML twin)."""
+def _card(choice: Choice, reference: datetime, company_url: str, lang: Language, texts: tuple[str, ...]) -> View:
+    """One card's view model in the reader's language (text values; card_views caches it with its
+    HTML twin)."""
     a: ArticleData = choice.article
     lead = choice.lead or a.primary_company
-    company = shorten(clean(lead), *MAX_NAME) if lead else ""
+    # The company as the reader's script writes it where an alias does (ByteDance -> 바이트댄스).
+    company = shorten(clean(lang.local_name(lead, a.local_names)), *MAX_NAME) if lead else ""
     read = max(1, int(a.read_minutes or 1))
     region = clean(a.region)
     return View(
-        title=shorten(clean(a.title), *MAX_TITLE) or "(untitled)",
+        title=shorten(clean(a.text("title", texts)), *MAX_TITLE) or lang.gettext("(untitled)"),
         url=a.url,
         company=company,
-        company_url=company_url.format(slug=slugify(company)) if company else "",
+        company_url=company_url.format(slug=slugify(shorten(clean(lead), *MAX_NAME))) if company else "",
         region=region,
         read=read,
-        meta=" · ".join(x for x in (region, f"{read} min read") if x),
+        meta=" · ".join(x for x in (region, lang.ngettext("%(num)s min read", "%(num)s min read", read)
+                                    % {"num": read}) if x),
         is_update=bool(choice.is_update),
         updates_url=choice.updates if choice.is_update else "",
         novelty=max(1, min(3, int(a.novelty or 1))),
         significance=max(1, min(3, int(a.significance or 1))),
-        scores=(_score("Novelty", a.novelty, a.novelty_note),
-                _score("Significance", a.significance, a.significance_note)),
-        summary=shorten(clean(a.summary), *MAX_SUMMARY),
+        scores=(_score(lang.gettext("Novelty"), a.novelty, a.text("novelty_note", texts)),
+                _score(lang.gettext("Significance"), a.significance, a.text("significance_note", texts))),
+        summary=shorten(clean(a.text("summary", texts)), *MAX_SUMMARY),
         segments=tuple(s for s in (shorten(clean(s), *MAX_NAME) for s in a.segments[:MAX_SEGMENTS]) if s),
         tags=_tags(a),
-        why=(why := shorten(" · ".join(r for r in (clean(r) for r in choice.reasons) if r), *MAX_WHY)),
+        why=(why := shorten(" · ".join(r for r in (clean(r) for r in _reasons(choice, lang)) if r), *MAX_WHY)),
         why_units=_units(why, choice.matched),
         fb=None,  # this reader's feedback links, set per render
         fragments={},  # this card's rendered output, per template and variant (fragments.py)
         connected=tuple(
-            View(age=age_label(r.published_at, reference), title=shorten(clean(r.title), *MAX_CONNECTED_TITLE),
+            View(age=age_label(r.published_at, reference, lang), title=shorten(clean(r.text("title", texts)), *MAX_CONNECTED_TITLE),
                  url=r.url)
             for r in choice.connected[:MAX_CONNECTED]
         ),
     )
+
+
+def _reasons(choice: Choice, lang: Language) -> tuple[str, ...]:
+    """Why the card was chosen, in the reader's language: "You follow A, B, and C" from the names
+    selection matched (choice.reason_names), else the reasons as selection wrote them."""
+    if choice.reason_names:
+        pairs = (*choice.article.local_names, *(p for c in choice.connected for p in c.local_names))
+        names = [lang.local_name(n, pairs) for n in choice.reason_names]
+        return (lang.gettext("You follow %(names)s") % {"names": lang.list(names)},)
+    return choice.reasons
 
 
 def _units(text: str, names) -> tuple[str, ...]:
@@ -267,43 +290,67 @@ _RAW_KEYS = {"lang", "dir", "doc_title", "unsubscribe", "preferences", "web_vers
 
 
 @lru_cache(maxsize=4096)
-def card_views(choice: Choice, reference: datetime, company_url: str) -> tuple[View, View]:
-    """A card's text and HTML view models; cached, because the same choices recur across a send's
-    readers. Both share one fragment store (fragments.py keys it per template)."""
-    card = _card(choice, reference, company_url)
+def card_views(choice: Choice, reference: datetime, company_url: str, lang: Language | None = None,
+               texts: tuple[str, ...] = ()) -> tuple[View, View]:
+    """A card's text and HTML view models in one language; cached, because the same choices recur
+    across a send's readers. Both share one fragment store (fragments.py keys it per template)."""
+    lang = lang or language(SOURCE_LANGUAGE)
+    card = _card(choice, reference, company_url, lang, texts or (lang.tag,))
     return card, html_value(card)
 
 
 MAX_INTRO_NAMES = 5
 
 
-def _follows(choices) -> str:
-    """The reader's follows this issue has a story about, in story order: at most five by name."""
-    names = list(dict.fromkeys(n for n in (clean(m) for c in choices for m in c.matched) if n))
+def _follows(choices, lang: Language | None = None) -> str:
+    """The reader's follows this issue has a story about, in story order: at most five by name,
+    joined as the reader's locale joins a list (CLDR: "A, B, and C", "A, B 및 C", "A、B、C")."""
+    lang = lang or language(SOURCE_LANGUAGE)
+    pairs = tuple(p for c in choices for a in (getattr(c, "article", None), *getattr(c, "connected", ()))
+                  if a is not None for p in a.local_names)
+    names = list(dict.fromkeys(n for n in (clean(lang.local_name(m, pairs)) for c in choices for m in c.matched) if n))
     if not names:
         return ""
     shown = names[:MAX_INTRO_NAMES]
     if len(names) > MAX_INTRO_NAMES:
         rest = len(names) - MAX_INTRO_NAMES
-        shown.append(f"{rest} more of your follows" if rest > 1 else "1 more of your follows")
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+        shown.append(lang.ngettext("%(num)s more of your follows", "%(num)s more of your follows", rest)
+                     % {"num": rest})
+    return lang.list(shown)
 
 
-def _intro(count: int, follows: str, frequency: str, span: timedelta = ONE_DAY) -> str:
-    if count:
-        # A daily issue after a day without one covers more than today: it says so.
-        when = "since your last digest" if frequency == "daily" and span > ONE_DAY else cadence_words(frequency).now
-        return (f"{count} {'story' if count == 1 else 'stories'} {when}"
-                + (f" on {follows}" if follows else "") + ", ranked by the AMW Read.")
-    return quiet_note(frequency)
+def _intro(count: int, follows: str, frequency: str, span: timedelta, lang: Language) -> str:
+    if not count:
+        return quiet_note(frequency, lang)
+    values = {"num": lang.number(count), "follows": follows}
+    # A daily issue after a day without one covers more than today: it says so.
+    if frequency == "daily" and span > ONE_DAY:
+        if follows:
+            return lang.ngettext("%(num)s story since your last digest on %(follows)s, ranked by the AMW Read.",
+                                 "%(num)s stories since your last digest on %(follows)s, ranked by the AMW Read.",
+                                 count) % values
+        return lang.ngettext("%(num)s story since your last digest, ranked by the AMW Read.",
+                             "%(num)s stories since your last digest, ranked by the AMW Read.", count) % values
+    if frequency == "daily":
+        if follows:
+            return lang.ngettext("%(num)s story today on %(follows)s, ranked by the AMW Read.",
+                                 "%(num)s stories today on %(follows)s, ranked by the AMW Read.", count) % values
+        return lang.ngettext("%(num)s story today, ranked by the AMW Read.",
+                             "%(num)s stories today, ranked by the AMW Read.", count) % values
+    if follows:
+        return lang.ngettext("%(num)s story this week on %(follows)s, ranked by the AMW Read.",
+                             "%(num)s stories this week on %(follows)s, ranked by the AMW Read.", count) % values
+    return lang.ngettext("%(num)s story this week, ranked by the AMW Read.",
+                         "%(num)s stories this week, ranked by the AMW Read.", count) % values
 
 
-def more_label(count: int) -> str:
-    return _more_label(count)
+def more_label(count: int, lang: Language | None = None) -> str:
+    return _more_label(count, lang or language(SOURCE_LANGUAGE))
 
 
-def _more_label(count: int) -> str:
-    return f"{count} more {'story' if count == 1 else 'stories'} on the web"
+def _more_label(count: int, lang: Language) -> str:
+    return lang.ngettext("%(num)s more story on the web", "%(num)s more stories on the web", count) % {
+        "num": lang.number(count)}
 
 
 def issue_items(issue: Issue, rendered: Rendered | None) -> tuple[list[int], list[int]]:

@@ -305,9 +305,10 @@ class _ReaderPass:
                 return m
         return None
 
-    def reasons(self, r: int) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    def reasons(self, r: int) -> tuple[tuple[str, ...], str, tuple[str, ...], tuple[str, ...]]:
         """(the one reason sentence, the followed company the card leads with or "", the names of
-        the follows the article matched), cached per article and matched names across readers.
+        the follows the article matched, the names the sentence lists), cached per article and matched
+        names across readers.
 
         "You follow Anthropic, OpenAI and Policy": the followed companies in the story's order,
         each with the alias the story names it by ("Amazon (AWS)"), then the followed segments.
@@ -332,7 +333,7 @@ class _ReaderPass:
             companies.append(f"{name} ({alias})" if alias else name)
         segments = [follows[k] for k in hit if k.startswith(_SEGMENT)]
         said = list(dict.fromkeys(companies + segments))  # a company and a segment can share a name
-        found = (("You follow " + join_names(said),) if said else (), lead, tuple(dict.fromkeys(names)))
+        found = (("You follow " + join_names(said),) if said else (), lead, tuple(dict.fromkeys(names)), tuple(said))
         if len(sel._reasons) >= _REASON_CACHE_SIZE:
             sel._reasons.clear()
         sel._reasons[cache_key] = found
@@ -377,6 +378,6 @@ class _ReaderPass:
         if not updates and urls:
             updates = next((u for x in (head, *members) for u in arts[x].related if u in urls), "")
         is_update = bool(updates)
-        reasons, lead_name, own = self.reasons(head)
+        reasons, lead_name, own, said = self.reasons(head)
         return Choice(arts[head], reasons, sel._rating[head], connected, is_update, lead_name, self.matched(members, own),
-                      updates)
+                      updates, said)

@@ -23,7 +23,6 @@ from ..config import Settings, company_link
 from ..db import make_engine
 from ..errors import TokenError
 from ..render import Renderer
-from ..render.notice import install_translations
 from ..spool import Spool, spool_folder
 from ..tokens import signer_from_settings
 from . import archive, ops, readers, security, sessions, signup, staff, staff_manage, staff_newsroom, webhooks
@@ -61,9 +60,9 @@ def create_app(settings: Settings, engine: sa.Engine | None = None, *, spool_thr
     state.settings, state.engine, state.staff_token = settings, engine, staff_token
     state.signer = signer_from_settings(settings)
     state.renderer = Renderer(settings.templates_dir, company_url=company_link(settings),
-                              postal_address=settings.postal_address, base_url=settings.base_url)
-    state.pages, state.csrf = Pages(TEMPLATES), security.Csrf()
-    install_translations(state.pages.env)  # the public pages' strings are gettext calls
+                              postal_address=settings.postal_address, base_url=settings.base_url,
+                              lang=settings.default_language)
+    state.pages, state.csrf = Pages(TEMPLATES, settings.default_language), security.Csrf()
     state.spool, state.spool_applier = spool, applier
     state.metrics = metrics.registry(engine, settings)
     _plumbing(app)

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from ..config import Settings
 from ..errors import TokenError
+from ..i18n import catalog_for, language
 from ..models import Subscriber
 from ..pipeline import Pipeline
 from . import security, sessions
@@ -19,15 +20,31 @@ from ..tokens import Signer
 
 
 class Pages:
-    """Server-rendered pages: Jinja2 with autoescape, each response with its own CSP nonce."""
+    """Server-rendered pages: Jinja2 with autoescape, each response with its own CSP nonce, in the
+    reader's language (`lang`: their BCP 47 tag; a page for nobody in particular gets the default).
+    Templates write {{ _("...") }} (Jinja's i18n extension, newstyle); one environment per language."""
 
-    def __init__(self, folder):
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
-                                      trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    def __init__(self, folder, default_language: str = "en"):
+        self.folder = str(folder)
+        self.default_language = default_language
+        self._envs: dict[str, jinja2.Environment] = {}
 
-    def __call__(self, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    def environment(self, tag: str) -> jinja2.Environment:
+        env = self._envs.get(tag)
+        if env is None:
+            env = jinja2.Environment(loader=jinja2.FileSystemLoader(self.folder), autoescape=True,
+                                     trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+                                     extensions=["jinja2.ext.i18n"])
+            env.install_gettext_translations(language(tag).messages, newstyle=True)
+            self._envs[tag] = env
+        return env
+
+    def __call__(self, request: Request, name: str, status: int = 200, *, lang: str | None = None,
+                 **context) -> HTMLResponse:
         nonce = getattr(request.state, "nonce", "")
-        html = self.env.get_template(name).render(**{"link": None, **context, "nonce": nonce})
+        tag = catalog_for(lang or "", self.default_language)[0]
+        html = self.environment(tag).get_template(name).render(
+            **{"link": None, **context, "nonce": nonce, "page_lang": tag})
         return HTMLResponse(html, status_code=status)
 
 

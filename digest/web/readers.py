@@ -14,11 +14,13 @@ import zoneinfo
 from functools import lru_cache
 from typing import Annotated
 
+from babel import Locale, UnknownLocaleError
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from ..errors import InputError, NotFound, TokenError
+from ..i18n import catalog_for, catalog_languages, language
 from ..models import Subscriber
 from ..suppression import RECEIVING
 from ..render.view import cadence_words
@@ -51,7 +53,8 @@ def unsubscribe_context(subscriber: Subscriber, token: str, settings, *, after_u
     their own choice, never after a bounce or complaint) and the contact address, if set."""
     own_choice = subscriber.status == "unsubscribed" or (after_unsubscribe and subscriber.status in RECEIVING)
     return {"email": mask_email(subscriber.email), "cadence": cadence_words(subscriber.frequency),
-            "token": token, "can_undo": own_choice, "contact": settings.contact_address, "resubscribed": False}
+            "token": token, "can_undo": own_choice, "contact": settings.contact_address, "resubscribed": False,
+            "lang": subscriber.language}
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe: confirm page (changes nothing)")
@@ -130,8 +133,25 @@ def preferences_context(session: Session, subscriber: Subscriber) -> dict:
     return {"s": subscriber, "companies": companies, "followed_segments": set(segments),
             "all_segments": all_segments, "days": DAYS, "max_articles_limit": MAX_ARTICLES,
             "zones": zone_names(), "email": mask_email(subscriber.email),
-            "stopped": subscriber.status not in ("pending", "active"),
+            "languages": language_choices(subscriber.language),
+            "stopped": subscriber.status not in ("pending", "active"), "lang": subscriber.language,
             "muted": [m for m in (subscriber.muted or []) if isinstance(m, dict) and m.get("name")]}
+
+
+def language_choices(current: str) -> list[tuple[str, str]]:
+    """("", "default") and each catalog language by its own name; a stored language without a
+    catalog stays selectable, so that saving the form does not change it."""
+    tags = list(catalog_languages())
+    if current and current not in tags:
+        tags.append(current)
+    return [("", "")] + [(tag, language_name(tag)) for tag in tags]  # "": the template says "Default"
+
+
+def language_name(tag: str) -> str:
+    try:
+        return Locale.parse(tag.replace("-", "_")).get_display_name().capitalize() or tag
+    except (UnknownLocaleError, ValueError):
+        return tag
 
 
 @lru_cache(maxsize=1)
@@ -162,6 +182,7 @@ def preferences_save(
     send_day: FormText = None, send_hour: FormText = None, frequency: FormText = None,
     paused_until: FormText = None, min_significance: FormText = None, max_articles: FormText = None,
     unmute: Annotated[str | None, Form(max_length=300)] = None,
+    language: Annotated[str | None, Form(max_length=35)] = None,
 ):
     read_token(signer, "preferences", token)
     if not same_token(form_token, token):
@@ -179,7 +200,7 @@ def preferences_save(
     changes = {name: value for name, value in (
         ("timezone", timezone_name), ("send_day", send_day), ("send_hour", send_hour),
         ("frequency", frequency), ("paused_until", paused_until), ("min_significance", min_significance),
-        ("max_articles", max_articles)) if value is not None}
+        ("max_articles", max_articles), ("language", language)) if value is not None}
     if follows_shown:
         extra = [n.strip() for n in (add_companies or "").replace(";", ",").split(",") if n.strip()]
         changes["companies"] = list(dict.fromkeys([*companies, *extra]))
@@ -208,7 +229,7 @@ def feedback_page(request: Request, token: Token, engine: EngineDep, pages: Page
         if subscriber is None:
             raise TokenError("unknown subscriber")
         return pages(request, "feedback.html", token=token, feedback=feedback, result=None, changed=False,
-                     email=mask_email(subscriber.email))
+                     email=mask_email(subscriber.email), lang=subscriber.language)
 
 
 @router.post("/feedback/{token}", response_class=HTMLResponse, summary="Relevance feedback: apply")
@@ -222,7 +243,8 @@ def feedback_apply(request: Request, token: Token, engine: EngineDep, pages: Pag
         if subscriber is None:
             raise TokenError("unknown subscriber")
         try:
-            changed, sentence = apply_feedback(session, subscriber, feedback)
+            lang = language(catalog_for(subscriber.language, pages.default_language)[0])
+            changed, sentence = apply_feedback(session, subscriber, feedback, lang)
             session.commit()
         except NotFound:
             session.rollback()
@@ -230,7 +252,7 @@ def feedback_apply(request: Request, token: Token, engine: EngineDep, pages: Pag
                          message=f"{feedback.name} is no longer in our list. You can change what you follow "
                                  "on your preferences page.")
         return pages(request, "feedback.html", token=token, feedback=feedback, result=sentence, changed=changed,
-                     email=mask_email(subscriber.email),
+                     email=mask_email(subscriber.email), lang=subscriber.language,
                      preferences=f"/preferences/{signer.make('preferences', subscriber.id)}")
 
 
@@ -256,7 +278,7 @@ def confirm_page(request: Request, token: Token, engine: EngineDep, pages: Pages
     with Session(engine) as session:
         subscriber, _ = subscriber_from(session, signer, "confirm", token)
         return pages(request, "confirm.html", done=subscriber.status == "active", email=mask_email(subscriber.email),
-                     cadence=cadence_words(subscriber.frequency))
+                     cadence=cadence_words(subscriber.frequency), lang=subscriber.language)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse, summary="Double opt-in: confirm")

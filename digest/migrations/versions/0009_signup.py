@@ -5,7 +5,7 @@ limits through the database); signup_mail claims each confirmation or manage-lin
 is sent, so that it goes out once even when two requests race, and caps them per address a day.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
