@@ -148,9 +148,8 @@ class EditorialCache:
         pulled = {c.article_url for c in (self._editorial.controls if self._editorial else ()) if c.kind == "pull"}
         if not pulled or not any(c.article.url in pulled for c in issue.choices):
             return issue
-        choices = tuple(dataclasses.replace(c, article=dataclasses.replace(
-            c.article, title=f"{PULLED_MARK}: {c.article.title}")) if c.article.url in pulled else c
-            for c in issue.choices)
+        choices = tuple(dataclasses.replace(c, withdrawn=True) if c.article.url in pulled else c
+                        for c in issue.choices)
         return dataclasses.replace(issue, choices=choices)
 
 

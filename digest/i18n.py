@@ -54,6 +54,12 @@ _SCRIPT_LETTERS = {
 _TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction (pybabel knows N_) where it is stored in English and translated
+    where it is shown (a reason like "Editor's pick": render/view.py)."""
+    return message
+
+
 class UnknownLanguage(ValueError):
     """Not a language tag CLDR knows."""
 
@@ -81,6 +87,27 @@ def catalog_languages() -> tuple[str, ...]:
     if not LOCALE_DIR.is_dir():
         return ()
     return tuple(sorted(p.name for p in LOCALE_DIR.iterdir() if _po_path(p.name).is_file()))
+
+
+def negotiate(accept_language: str | None) -> str | None:
+    """The catalog language a browser asks for first in its Accept-Language header (q-values
+    honoured, at most 20 entries read), or None when it asks for none we have."""
+    weighted = []
+    for position, item in enumerate((accept_language or "").split(",")[:20]):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and tag != "*" and quality > 0:
+            weighted.append((-quality, position, tag.strip()))
+    for _, _, tag in sorted(weighted):
+        found = _match(tag)
+        if found is not None:
+            return found
+    return None
 
 
 def _match(tag: str) -> str | None:

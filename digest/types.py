@@ -97,6 +97,8 @@ class Choice:
     updates: str = ""  # when is_update: the url of the earlier part of the story the reader received
     # the names `reasons` says "You follow ..." of, so that the render can say it in the reader's language
     reason_names: tuple[str, ...] = ()
+    # pulled by the editors after this issue was sent: its web version says so before the title
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,3 +150,17 @@ def test_the_digest_links_companies_to_these_pages_only_when_asked(tmp_path):
     on = Settings(company_pages=True, base_url="https://digest.amw.example/")
     assert company_link(on) == "https://digest.amw.example/companies/{slug}/"
     assert company_link(on.replace(public_pages=False)) == "https://amw.example/companies/{slug}"
+
+
+def test_a_public_page_speaks_the_browsers_language_with_its_own_etag(web):
+    english = web.remote.get("/archive/")
+    korean = web.remote.get("/archive/", headers={"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.8"})
+    japanese = web.remote.get("/subscribe", headers={"Accept-Language": "fr;q=1.0, ja;q=0.7"})
+    assert "The AMW Digest archive" in english.text and 'lang="en"' in english.text
+    assert "AMW 다이제스트 지난 기사" in korean.text and 'lang="ko"' in korean.text
+    assert "AMWダイジェストを購読する" in japanese.text
+    assert english.headers["Vary"] == korean.headers["Vary"] == "Accept-Language"
+    assert english.headers["ETag"] != korean.headers["ETag"]
+    # The English copy is not current for a Korean reader: their cache asks and gets the Korean page.
+    again = web.remote.get("/archive/", headers={"Accept-Language": "ko", "If-None-Match": english.headers["ETag"]})
+    assert again.status_code == 200 and "지난 기사" in again.text

@@ -138,3 +138,21 @@ def test_the_note_markdown_subset_is_sanitized():
     assert "javascript:" in html and 'href="javascript' not in html and "<script>" not in html
     assert "&lt;script&gt;" in html
     assert note_text(text) == "Bold it ok (https://amw.example/a_b?x=1&y=2) [bad](javascript:alert(1)) <script>x</script>"
+
+
+def test_a_korean_reader_reads_the_editors_note_pick_and_withdrawal_in_korean(world, engine, cli):
+    add_people(engine, [{"email": "ko@example.com", "name": "민준", "segments": ["Compute"], "language": "ko"}])
+    cli("issue", "note", "**이번 주** 소식", "--from", FROM, "--until", UNTIL)
+    cli("issue", "pin", story(2), "--segment", "Compute", "--from", FROM, "--until", UNTIL)
+    built = world.preview("ko@example.com", WHEN)
+    assert urls(built)[0] == story(2)
+    for part in (built.rendered.text, built.rendered.html):
+        assert "편집자 노트" in part and "편집자 추천" in part
+        assert "Editor's" not in part and "EDITOR'S" not in part
+    world.send_due(MemoryMailer(), WHEN)
+    with Session(engine) as session:
+        reader = session.exec(select(Subscriber).where(Subscriber.email == "ko@example.com")).one()
+    cli("issue", "pull", story(2), "--from", FROM, "--until", UNTIL)
+    world.editorial.invalidate()
+    web = world.web_version(reader.id, world.slot_for(reader, WHEN).period)
+    assert "편집부가 철회한 기사: Story 2:" in web and PULLED_MARK not in web

@@ -22,7 +22,8 @@ from render_helpers import TEMPLATES, issue, links
 from tests.conftest import ROOT
 
 LOCALE = ROOT / "digest" / "locale"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
+            "N_": None}  # N_: marked where stored, translated where shown (digest.i18n.N_)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 

@@ -4,6 +4,7 @@ field, the confirmation email sent once, CORS, the honeypot and the limits kept 
 from __future__ import annotations
 
 import threading
+from html import unescape
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -62,6 +63,20 @@ def test_a_new_address_becomes_pending_and_gets_one_confirmation_email(web):
     with Session(web.engine) as session:
         [claim] = session.exec(select(SignupMail)).all()
     assert claim.state == "sent" and claim.kind == "confirm" and claim.message_id == message["Message-ID"]
+
+
+def test_a_korean_signup_gets_its_confirmation_in_korean(web):
+    assert post(web, {"email": "seoyeon@example.org", "name": "서연", "companies": ["OpenAI"],
+                      "timezone": "Asia/Seoul", "language": "ko"}).status_code == 202
+    assert subscriber(web.engine, "seoyeon@example.org").language == "ko"
+    [mail] = mails_to("seoyeon@example.org")
+    assert parsed(mail)["Subject"] == "AMW 다이제스트 구독을 확인해 주세요"
+    # The HTML part carries non-ASCII text as character references (message.py): compare what it shows.
+    text, html = text_part(mail), unescape(html_part(mail))
+    assert text.startswith("서연님, 안녕하세요.") and "AMW 다이제스트를 매주 받으시려면" in text
+    assert '<html lang="ko"' in html and "Apple SD Gothic Neo" in html and "구독 확인하기" in html
+    for english in ("Confirm", "Please", "If you did not ask", "Never email me again"):
+        assert english not in text and english not in html
 
 
 def test_the_link_opens_a_page_that_confirms_only_on_post_then_shows_the_preferences(web):

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from ..i18n import SOURCE_LANGUAGE, Language, language
 from ..names import company_key, slugify
+from ..selection.editorial import PULLED_MARK
 from ..types import ArticleData, Choice, Issue, Links, Rendered
 from .filters import TEXT_WIDTH, age_label, clean, escape_html, shorten
 from .fragments import WithFeedback
@@ -186,7 +187,7 @@ def _card(choice: Choice, reference: datetime, company_url: str, lang: Language,
     read = max(1, int(a.read_minutes or 1))
     region = clean(a.region)
     return View(
-        title=shorten(clean(a.text("title", texts)), *MAX_TITLE) or lang.gettext("(untitled)"),
+        title=_title(choice, lang, texts),
         url=a.url,
         company=company,
         company_url=company_url.format(slug=slugify(shorten(clean(lead), *MAX_NAME))) if company else "",
@@ -215,6 +216,13 @@ def _card(choice: Choice, reference: datetime, company_url: str, lang: Language,
     )
 
 
+def _title(choice: Choice, lang: Language, texts: tuple[str, ...]) -> str:
+    title = shorten(clean(choice.article.text("title", texts)), *MAX_TITLE) or lang.gettext("(untitled)")
+    if choice.withdrawn:
+        return lang.gettext("%(mark)s: %(title)s") % {"mark": lang.gettext(PULLED_MARK), "title": title}
+    return title
+
+
 def _reasons(choice: Choice, lang: Language) -> tuple[str, ...]:
     """Why the card was chosen, in the reader's language: "You follow A, B, and C" from the names
     selection matched (choice.reason_names), else the reasons as selection wrote them."""
@@ -222,7 +230,7 @@ def _reasons(choice: Choice, lang: Language) -> tuple[str, ...]:
         pairs = (*choice.article.local_names, *(p for c in choice.connected for p in c.local_names))
         names = [lang.local_name(n, pairs) for n in choice.reason_names]
         return (lang.gettext("You follow %(names)s") % {"names": lang.list(names)},)
-    return choice.reasons
+    return tuple(lang.gettext(r) for r in choice.reasons)  # marked N_ where they are made ("Editor's pick")
 
 
 def _units(text: str, names) -> tuple[str, ...]:

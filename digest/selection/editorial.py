@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Collection, Sequence
 
+from ..i18n import N_
 from ..names import company_key, segment_ancestors, segment_key
 from ..types import ArticleData, Choice, Reader
 from .options import Selection, SelectionOptions, rating
 
-EDITORS_PICK = "Editor's pick"
-PULLED_MARK = "Withdrawn by the editors"  # before the title of a pulled story on a sent issue's web version
+EDITORS_PICK = N_("Editor's pick")
+PULLED_MARK = N_("Withdrawn by the editors")  # before the title of a pulled story on a sent issue's web version
 
 
 @dataclass(frozen=True)

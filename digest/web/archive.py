@@ -55,9 +55,12 @@ def not_modified(request: Request, etag: str, updated: datetime) -> bool:
 
 def conditional(request: Request, listing: Listing, kind: str, render) -> Response:
     """The page or feed, or 304 when the client's copy is current; both with ETag and Last-Modified."""
-    etag = listing.etag(VERSION, kind, request.url.path)
-    headers = {"ETag": etag, "Last-Modified": format_datetime(listing.updated.astimezone(timezone.utc), usegmt=True),
+    headers = {"Last-Modified": format_datetime(listing.updated.astimezone(timezone.utc), usegmt=True),
                "Cache-Control": CACHE}
+    if kind != "atom":  # a page speaks the browser's language: one ETag per language, caches told why
+        kind = f"{kind}:{request.app.state.pages.language_for(request)}"
+        headers["Vary"] = "Accept-Language"
+    etag = headers["ETag"] = listing.etag(VERSION, kind, request.url.path)
     if not_modified(request, etag, listing.updated):
         return Response(status_code=304, headers=headers)
     response = render()

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from ..config import Settings
 from ..errors import TokenError
-from ..i18n import catalog_for, language
+from ..i18n import catalog_for, language, negotiate
 from ..models import Subscriber
 from ..pipeline import Pipeline
 from . import security, sessions
@@ -39,10 +39,16 @@ class Pages:
             self._envs[tag] = env
         return env
 
+    def language_for(self, request: Request, lang: str | None = None) -> str:
+        """The catalog language of a page: a reader's page speaks their language (lang); a page for
+        nobody in particular (signup, archive) the browser's first choice among the catalogs, else
+        the default."""
+        return catalog_for(lang or negotiate(request.headers.get("accept-language")) or "", self.default_language)[0]
+
     def __call__(self, request: Request, name: str, status: int = 200, *, lang: str | None = None,
                  **context) -> HTMLResponse:
         nonce = getattr(request.state, "nonce", "")
-        tag = catalog_for(lang or "", self.default_language)[0]
+        tag = self.language_for(request, lang)
         html = self.environment(tag).get_template(name).render(
             **{"link": None, **context, "nonce": nonce, "page_lang": tag})
         return HTMLResponse(html, status_code=status)

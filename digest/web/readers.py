@@ -164,8 +164,7 @@ def preferences_page(request: Request, token: Token, engine: EngineDep, pages: P
                      welcome: bool = False):
     with Session(engine) as session:
         subscriber, _ = subscriber_from(session, signer, "preferences", token)
-        saved = ("Subscription confirmed. Choose what you follow and when the digest arrives."
-                 if welcome and subscriber.status == "active" else False)
+        saved = "welcome" if welcome and subscriber.status == "active" else False
         return pages(request, "preferences.html", token=token, saved=saved, errors=[],
                      **preferences_context(session, subscriber))
 
