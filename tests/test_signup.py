@@ -282,3 +282,10 @@ def test_a_malformed_form_shows_the_form_again_with_the_field_named_and_the_valu
     assert "no company or segment is called &#39;No Such Company&#39;" in page.text
     assert 'value="keep@example.org"' in page.text and '<option value="Asia/Seoul" selected>' in page.text
     assert subscriber(web.engine, "keep@example.org") is None
+
+
+def test_the_form_offers_every_catalog_language_by_its_own_name_preselecting_the_pages(web):
+    korean = web.remote.get("/subscribe", headers={"Accept-Language": "ko"}).text
+    assert '<option value="ko" selected>한국어</option>' in korean
+    assert '<option value="ja">日本語</option>' in korean and '<option value="en">English</option>' in korean
+    assert '<option value="en" selected>English</option>' in web.remote.get("/subscribe").text

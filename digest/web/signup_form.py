@@ -9,15 +9,14 @@ from fastapi import Request
 from sqlmodel import Session, select
 
 from ..errors import InputError
+from ..i18n import catalog_languages
 from ..models import Company, CompanyAlias, Segment
 from ..names import slugify
-from .readers import zone_names
+from .readers import language_name, zone_names
 from subscribers.preferences import DAYS, FREQUENCIES
 from subscribers.signup import SIGNUP_FIELDS
 
 HONEYPOT = "website"  # a field people never see (moved off screen by CSS); bots fill it
-# Languages the form offers; another part of the project adds per-reader languages (and their names).
-LANGUAGES = {"en": "English"}
 MAX_TEXT = 2000
 MAX_ITEMS = 200
 
@@ -104,5 +103,5 @@ def form_context(session: Session, *, company: str | None = None, segment: str |
     if segment:
         chosen["segments"] += [s.name for s in session.exec(select(Segment)) if slugify(s.name) == segment[:300]]
     return {"options": picker_options(session), "chosen": chosen, "zones": zone_names(), "days": DAYS,
-            "languages": LANGUAGES, "v": {k: values.get(k) for k in ("email", "name", "timezone", "language",
+            "languages": {tag: language_name(tag) for tag in catalog_languages()}, "v": {k: values.get(k) for k in ("email", "name", "timezone", "language",
                                                                      "frequency", "send_day", "send_hour")}}
