@@ -130,7 +130,8 @@ def test_articles_page_pins_and_pulls_and_the_preview_shows_it(site):
     assert after.issue.choices[0].article.url == target and after.issue.choices[0].reasons == (EDITORS_PICK,)
     assert after.issue.note == "**Hello** readers"
     preview = site.client.get("/preview/email", params={"email": JIHOON, "as_of": AS_OF_TEXT})
-    assert "Editor's pick" in preview.text and "<b>Hello</b> readers" in preview.text
+    # Jihoon reads Korean (the seeds): the reason in his language, the editor's note as written.
+    assert "편집자 추천" in preview.text and "<b>Hello</b> readers" in preview.text
     listed = site.client.get("/staff/articles", params={"as_of": AS_OF_TEXT}).text
     assert "pinned" in listed and "staff:local" in listed
     pulled = site.client.post("/staff/editorial", data={"csrf": token, "kind": "pull", "url": target, "start": start})
