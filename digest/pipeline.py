@@ -7,10 +7,7 @@ Only this module touches the session, the mailer and the ledger together; the st
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -25,40 +22,15 @@ from .errors import ConfigError, InputError, NotFound
 from .feedback import feedback_links
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
+from .outcomes import RunCounts, owner_id, record, recover_dead_owners, release  # noqa: F401 (RunCounts, owner_id: re-exported)
 from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer, issue_items
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
 from .spool import Spool, spool_folder
-from .suppression import suppress
 from .tokens import Signer
-from .types import ArticleData, Issue, LedgerState, Links, Outcome, Outgoing, Reader, Rendered
+from .types import ArticleData, Issue, LedgerState, Links, Outgoing, Reader, Rendered
 
 log = logging.getLogger("digest.pipeline")
-
-
-@dataclass
-class RunCounts:
-    """What one due pass did; printed as the `send --json` object."""
-
-    due: int = 0
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    deferred: int = 0
-    # Every connection stopped (the stall breaker): the rest was released for the next run.
-    halted: bool = False
-
-    def add(self, other: "RunCounts") -> None:
-        """Add another lane's counts to these."""
-        for name in ("due", "sent", "skipped", "failed", "deferred"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.halted = self.halted or other.halted
-
-    def as_json(self) -> dict:
-        data = asdict(self)
-        if not data.pop("halted"):
-            return data
-        return {**data, "halted": True}
 
 
 @dataclass(frozen=True)
@@ -69,25 +41,6 @@ class Built:
     selection: Selection
     rendered: Rendered | None
     message: bytes | None
-
-
-def owner_id() -> str:
-    """Who holds a lease: host and pid (so a dead local sender is recognised) plus a nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_alive(owner: str | None) -> bool:
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: only its lease can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 class Pipeline:
@@ -317,7 +270,7 @@ class Pipeline:
         rows of senders on this host that died mid-send."""
         settings = self.settings
         self.apply_spool(session)
-        self._recover_dead_owners(session, now)
+        recover_dead_owners(session, now)
         return ledger.claim(session, owner=owner, now=now, limit=limit, lease_seconds=settings.lease_seconds,
                             max_attempts=settings.max_attempts, resend_unknown=settings.resend_unknown,
                             message_domain=self.message_domain, digest_ids=digest_ids)
@@ -378,7 +331,8 @@ class Pipeline:
 
         def on_result(out: Outgoing, result) -> None:
             claim, article_ids = in_flight.pop(out.key)
-            self._record(session, claim, out, article_ids, result, owner, now, counts)
+            record(session, claim, out, article_ids, result, owner, now, counts,
+                   max_attempts=self.settings.max_attempts)
             if on_progress:
                 on_progress()
 
@@ -399,28 +353,8 @@ class Pipeline:
             raise
         finally:
             outgoing.close()  # a mailer that stopped pulling early leaves the generator suspended
-            self._release(session, list(untouched.values()), owner, now, counts, raise_errors=ended)
+            release(session, list(untouched.values()), owner, now, counts, raise_errors=ended)
         return counts
-
-    def _release(self, session: Session, claims: list[ledger.Claim], owner: str, now: datetime,
-                 counts: RunCounts, *, raise_errors: bool) -> None:
-        """Give back claims that were never handed over, as they were (attempts unchanged)."""
-        if not claims:
-            return
-        counts.due -= len(claims)
-        try:
-            if session.in_transaction():
-                # An exception may have cut a statement short; every outcome so far is committed.
-                session.rollback()
-            ledger.release(session, [c.digest_id for c in claims], owner, now=now,
-                           previous={c.digest_id: c.previous_state for c in claims})
-        except Exception:
-            if raise_errors:
-                raise
-            # The database is gone too: the rows stay `sending` and, once the lease is found
-            # dead, become `unknown` and are sent once (the server never saw them).
-            log.exception("could not release %d claimed digest(s); they will be sent by a later run",
-                          len(claims))
 
     def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, tuple] | None:
         """The message for one claimed row, or None when it was recorded as skipped or failed."""
@@ -463,37 +397,3 @@ class Pipeline:
                 counts.sent += 1  # would be sent
         return counts
 
-    def _recover_dead_owners(self, session: Session, now: datetime) -> None:
-        ledger.expire_leases(session, now, is_dead=lambda owner: not _owner_alive(owner))
-
-    def _record(self, session, claim, out, article_ids, result, owner, now, counts):
-        if result.status == Outcome.UNKNOWN:  # the server may have it: no retry with backoff (docs/delivery.md)
-            log.warning("digest %s to subscriber %s: unknown: %s", claim.digest_id, claim.subscriber_id, result.detail)
-            ledger.mark_unknown(session, claim.digest_id, owner, result.detail, now=now)
-            counts.deferred += 1
-            return
-        if result.accepted:
-            shown, overflow = article_ids
-            ledger.mark_sent(session, claim.digest_id, owner, shown, now=now, subscriber_id=claim.subscriber_id,
-                             overflow_ids=overflow)
-            counts.sent += 1
-            return
-        detail = result.detail or f"{result.code or ''} {result.enhanced or ''}".strip() or result.status
-        log.warning("digest %s to subscriber %s: %s: %s", claim.digest_id, claim.subscriber_id, result.status, detail)
-        if result.status == Outcome.DEFERRED:
-            state = ledger.mark_retry(session, claim.digest_id, owner, detail, now=now,
-                                      max_attempts=self.settings.max_attempts)
-            if state == LedgerState.FAILED:
-                counts.failed += 1
-            else:
-                counts.deferred += 1
-            return
-        ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, detail, now=now)
-        counts.failed += 1
-        if result.status == Outcome.REJECTED:  # SMTP 5.1.x about the recipient, a provider's "inactive"
-            _suppress(session, out.recipient, "bounced", detail, result.enhanced or result.code)
-
-
-def _suppress(session: Session, email: str, reason: str, detail: str, status_code) -> None:
-    suppress(session, email, reason, detail, source="smtp", status_code=status_code)
-    session.commit()
