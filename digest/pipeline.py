@@ -6,6 +6,7 @@ Only this module touches the session, the mailer and the ledger together; the st
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer, issue_items
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
 from .spool import Spool, spool_folder
+from .stamp import Group, Groups, Sentinels, group_key, masked_links
 from .tokens import Signer
 from .types import ArticleData, Issue, LedgerState, Links, Outgoing, Reader, Rendered
 
@@ -59,6 +61,10 @@ class Pipeline:
         self.envelope = Envelope.from_settings(settings, self.signer)
         self.message_domain = self.envelope_sender.rpartition("@")[2] or "localhost"
         self._articles: tuple[datetime, datetime, object] | None = None
+        # Readers who would get the same digest share one selection and one render (stamp.py);
+        # False selects and renders for every reader (benchmarks, tests compare the two).
+        self.shared_renders = True
+        self.groups = Groups()
         # Unsubscribes the web app could not commit in time (the database was busy): see apply_spool.
         self.spool = Spool(spool_folder(settings))
 
@@ -86,11 +92,11 @@ class Pipeline:
             if self._articles is not None:
                 start, end = min(start, self._articles[0]), max(end, self._articles[1])
             articles = queries.load_articles(session, start, end)
+            self.groups.clear()  # a group's selection was made from the articles loaded before
             self._articles = (start, end, prepare(articles, self.options))
         return self._articles[2]
 
-    def build(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
-              now: datetime | None = None) -> Built:
+    def _select(self, session: Session, reader: Reader, slot: Slot, history) -> tuple[Selection, Issue]:
         received_ids, received_urls, watermark = history
         end = slot.scheduled_for
         selector = self._selector(session, end - timedelta(days=self.options.lookback_days), end)
@@ -100,18 +106,61 @@ class Pipeline:
         issue = Issue(reader=reader, period=slot.period, window_start=selection.window_start,
                       window_end=selection.window_end, choices=selection.choices, more_count=len(overflow),
                       overflow=overflow)
-        if not selection.choices and not self.settings.quiet_week_note:
-            return Built(issue, selection, None, None)
-        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
-        rendered = self.renderer.render(issue, links)
-        data = build_message(
+        return selection, issue
+
+    def _message(self, rendered: Rendered, reader: Reader, slot: Slot, links: Links, message_id: str | None,
+                 now: datetime | None) -> bytes:
+        return build_message(
             rendered, sender=self.settings.from_address, recipient=reader.email, recipient_name=reader.name,
             message_id=message_id or f"<preview.{reader.id}.{slot.period}@{self.message_domain}>",
             date=now or slot.scheduled_for, unsubscribe_url=links.unsubscribe,
             unsubscribe_mailto=self.envelope.mailto(reader.id),
             list_id=self.settings.list_id, dkim=self.dkim,
         )
-        return Built(issue, selection, rendered, data)
+
+    def build(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
+              now: datetime | None = None) -> Built:
+        """This reader's digest, selected and rendered for them alone."""
+        selection, issue = self._select(session, reader, slot, history)
+        if not selection.choices and not self.settings.quiet_week_note:
+            return Built(issue, selection, None, None)
+        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
+        rendered = self.renderer.render(issue, links)
+        return Built(issue, selection, rendered, self._message(rendered, reader, slot, links, message_id, now))
+
+    def build_shared(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
+                     now: datetime | None = None) -> Built:
+        """The same digest as build(), byte for byte, from its group's one selection and one render
+        with this reader's own parts stamped in (digest/stamp.py); a reader whose parts cannot be
+        stamped exactly is built on their own."""
+        if not self.shared_renders:
+            return self.build(session, reader, slot, history, message_id=message_id, now=now)
+        key = group_key(reader, slot, history, template_key=self.renderer.template_key)
+        group = self.groups.get(key) or self.groups.put(key, self._group(session, reader, slot, history))
+        issue = dataclasses.replace(group.issue, reader=reader)
+        if group.rendered is None:
+            return Built(issue, group.selection, None, None)
+        links = self.links(reader, slot.period, tuple(c.article for c in issue.choices))
+        rendered = group.stamp(reader, links) if group.shared else None
+        if rendered is None:
+            rendered = self.renderer.render(issue, links)
+        return Built(issue, group.selection, rendered, self._message(rendered, reader, slot, links, message_id, now))
+
+    def _group(self, session: Session, reader: Reader, slot: Slot, history) -> Group:
+        """A new group from its first reader: the selection, and the render of a stand-in."""
+        selection, issue = self._select(session, reader, slot, history)
+        group = Group(selection, issue, None, Sentinels(), max_html_bytes=self.renderer.max_html_bytes)
+        if not selection.choices and not self.settings.quiet_week_note:
+            return group
+        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
+        masked = masked_links(links, group.sentinel)
+        if masked is None:  # a token a URL would quote: every reader of this group is rendered alone
+            group.rendered = self.renderer.render(issue, links)
+            return group
+        group.rendered = self.renderer.render(dataclasses.replace(issue, reader=group.stand_in(reader)), masked[0])
+        if not group.rendered.warnings:  # the size guard cut nothing: the render can be shared
+            group.links = masked[0]
+        return group
 
     # -- preview ---------------------------------------------------------------------------
 
@@ -359,8 +408,8 @@ class Pipeline:
     def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, tuple] | None:
         """The message for one claimed row, or None when it was recorded as skipped or failed."""
         try:
-            built = self.build(session, reader, Slot(claim.period, claim.scheduled_for), history,
-                               message_id=claim.message_id, now=now)
+            built = self.build_shared(session, reader, Slot(claim.period, claim.scheduled_for), history,
+                                      message_id=claim.message_id, now=now)
         except Exception as exc:  # one broken digest must not stop the others
             log.exception("digest %s: could not be built", claim.digest_id)
             ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, f"build: {exc}", now=now)
