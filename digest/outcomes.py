@@ -63,7 +63,11 @@ def owner_alive(owner: str | None) -> bool:
         return False
     except PermissionError:
         pass
-    return True
+    try:  # a killed sending process that nobody reaped yet (its parent was killed too) is a zombie
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def recover_dead_owners(session: Session, now: datetime) -> None:

@@ -271,10 +271,12 @@ class Pipeline:
 
     def send_due(self, mailer, as_of: datetime, *, dry_run: bool = False, batch_size: int = 50,
                  progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,
-                 since: datetime | None = None, counts: RunCounts | None = None) -> RunCounts:
+                 since: datetime | None = None, counts: RunCounts | None = None,
+                 drain: Callable[[int, RunCounts, Callable[[], None] | None], RunCounts] | None = None) -> RunCounts:
         """Check (preflight), plan, then claim and send in batches until nothing due is left (or
         `stop()` says so). `counts`, when given, is filled in place (still right when an exception
-        ends the pass)."""
+        ends the pass). `drain(pending, counts, on_progress)`, when given, sends instead of
+        self.drain (the command line's sending processes)."""
         counts = RunCounts() if counts is None else counts
         if not dry_run:
             self.preflight(mailer)
@@ -288,6 +290,8 @@ class Pipeline:
 
         def report():
             progress(counts.sent + counts.skipped + counts.failed + counts.deferred, max(total, counts.due))
+        if drain is not None:
+            return drain(total, counts, report if progress else None)
         return self.drain(mailer, as_of, batch_size=batch_size, stop=stop, counts=counts,
                           on_progress=report if progress else None)
 
