@@ -20,7 +20,7 @@ from .config import Settings, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .envelope import Envelope
 from .errors import ConfigError, InputError, NotFound
-from .feedback import feedback_links
+from .feedback import feedback_links, feedback_targets
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
 from .outcomes import RunCounts, owner_id, record, recover_dead_owners, release  # noqa: F401 (RunCounts, owner_id: re-exported)
@@ -74,7 +74,9 @@ class Pipeline:
         return latest_slot(tz_name=reader.timezone, send_day=reader.send_day, send_hour=reader.send_hour,
                            frequency=reader.frequency, as_of=as_of)
 
-    def links(self, reader: Reader, period: str, articles: tuple[ArticleData, ...] = ()) -> Links:
+    def links(self, reader: Reader, period: str, articles: tuple[ArticleData, ...] = (),
+              targets: dict | None = None) -> Links:
+        """The reader's signed links; `targets` (article id -> feedback_targets) when already known."""
         base = self.settings.base_url.rstrip("/")
         return Links(
             unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', reader.id)}",
@@ -83,7 +85,8 @@ class Pipeline:
             base=base,
             # A card offers "More on X" (follow) and "Less of this" (mute), each only where it
             # would change something (subscribers/feedback.py).
-            feedback={a.id: feedback_links(self.signer, base, reader, a) for a in articles},
+            feedback={a.id: feedback_links(self.signer, base, reader, a, None if targets is None else targets[a.id])
+                      for a in articles},
         )
 
     def _selector(self, session: Session, start: datetime, end: datetime):
@@ -140,7 +143,7 @@ class Pipeline:
         issue = dataclasses.replace(group.issue, reader=reader)
         if group.rendered is None:
             return Built(issue, group.selection, None, None)
-        links = self.links(reader, slot.period, tuple(c.article for c in issue.choices))
+        links = self.links(reader, slot.period, tuple(c.article for c in issue.choices), group.targets)
         rendered = group.stamp(reader, links) if group.shared else None
         if rendered is None:
             rendered = self.renderer.render(issue, links)
@@ -152,7 +155,9 @@ class Pipeline:
         group = Group(selection, issue, None, Sentinels(), max_html_bytes=self.renderer.max_html_bytes)
         if not selection.choices and not self.settings.quiet_week_note:
             return group
-        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
+        # The feedback links' targets follow from the follows and mutes, which the group shares.
+        group.targets = {c.article.id: feedback_targets(reader, c.article) for c in selection.choices}
+        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices), group.targets)
         masked = masked_links(links, group.sentinel)
         if masked is None:  # a token a URL would quote: every reader of this group is rendered alone
             group.rendered = self.renderer.render(issue, links)

@@ -108,6 +108,7 @@ class Group:
     sentinel: Sentinels
     links: Links | None = None  # the stand-in's links (tokens masked); None: no shared render
     max_html_bytes: int = 0
+    targets: dict | None = None  # article id -> feedback_targets, the same for every reader of the group
 
     @property
     def shared(self) -> bool:
