@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -15,7 +16,7 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from . import ledger, queries
+from . import ledger, metrics, queries
 from .config import Settings, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .envelope import Envelope
@@ -139,14 +140,20 @@ class Pipeline:
         if not self.shared_renders:
             return self.build(session, reader, slot, history, message_id=message_id, now=now)
         key = group_key(reader, slot, history, template_key=self.renderer.template_key)
-        group = self.groups.get(key) or self.groups.put(key, self._group(session, reader, slot, history))
+        group = self.groups.get(key)
+        created = group is None
+        if created:
+            group = self.groups.put(key, self._group(session, reader, slot, history))
         issue = dataclasses.replace(group.issue, reader=reader)
         if group.rendered is None:
             return Built(issue, group.selection, None, None)
         links = self.links(reader, slot.period, tuple(c.article for c in issue.choices), group.targets)
+        started = time.perf_counter()
         rendered = group.stamp(reader, links) if group.shared else None
         if rendered is None:
             rendered = self.renderer.render(issue, links)
+        elif not created:  # a stamped copy is this reader's render (the group's first was counted as one)
+            metrics.RENDER_SECONDS.observe(time.perf_counter() - started)
         return Built(issue, group.selection, rendered, self._message(rendered, reader, slot, links, message_id, now))
 
     def _group(self, session: Session, reader: Reader, slot: Slot, history) -> Group:

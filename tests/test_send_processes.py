@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -100,4 +101,50 @@ def test_the_schedulers_due_pass_sends_with_processes_too(template, tmp_path):
         states = Counter(session.exec(select(Digest.state)).all())
     assert states == {"sent": READERS}
     assert run(lambda: False, RUN + timedelta(minutes=1))["due"] == 0
+    engine.dispose()
+
+
+class _Stopping(_Recording):
+    """Sends SIGTERM to the command once `at` messages arrived."""
+
+    victim: int | None = None
+    at = 0
+
+    def message(self, recipients, body):
+        reply = super().message(recipients, body)
+        with self.lock:
+            if _Stopping.victim is not None and len(self.log) == _Stopping.at:
+                os.kill(_Stopping.victim, signal.SIGTERM)
+                _Stopping.victim = None
+        return reply
+
+
+def test_sigterm_stops_every_process_politely_and_a_rerun_sends_the_rest_without_duplicates(template, tmp_path):
+    url = _copy(template, tmp_path)
+    log, lock = [], threading.Lock()
+    with ThreadedSink(lambda: _Stopping(log, lock)) as sink:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+        env.update(DIGEST_DATABASE_URL=url, DIGEST_SECRET_KEY="k", DIGEST_MAILER="smtp", DIGEST_SMTP_HOST="127.0.0.1",
+                   DIGEST_SMTP_PORT=str(sink.port), DIGEST_SMTP_CONNECTIONS="2",
+                   DIGEST_FROM="AMW Digest <digest@amw.example>", DIGEST_SEND_PROCESSES="2")
+        cmd = [sys.executable, "-m", "digest", "send", "--due", "--as-of", RUN.isoformat(), "--json"]
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _Stopping.victim, _Stopping.at = proc.pid, 120
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+        first = json.loads(out)
+        assert first["interrupted"] is True and first["signal"] == "SIGTERM"
+        assert 120 <= first["sent"] < READERS and first["failed"] == 0
+        engine = make_engine(url)
+        with Session(engine) as session:
+            states = Counter(session.exec(select(Digest.state)).all())
+        # Every message the server took is recorded; nothing is left claimed.
+        assert states["sent"] == first["sent"] == len(log) and "sending" not in states
+        done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout)["sent"] == READERS - first["sent"]
+    copies = Counter(recipient for recipient, _ in log)
+    assert len(copies) == READERS and set(copies.values()) == {1}
+    with Session(engine) as session:
+        assert Counter(session.exec(select(Digest.state)).all()) == {"sent": READERS}
     engine.dispose()
