@@ -18,9 +18,10 @@ from sqlmodel import Session, select
 from digest.config import Settings
 from digest.db import make_engine
 from digest.executors import WorkerOptions, due_pass
-from digest.executors.processes import MIN_BATCHES_PER_PROCESS, can_fork, processes_for
+from digest.executors.processes import MIN_BATCHES_PER_PROCESS, _sharing_rate, can_fork, processes_for
 from digest.mailers.file import FileMailer
 from digest.mailers.memory import MemoryMailer
+from digest.mailers.smtp import SMTPMailer
 from digest.models import Digest
 from digest.pipeline import Pipeline
 from tests.smtp_sink import MinimalSMTP, ThreadedSink
@@ -60,6 +61,12 @@ def test_how_many_processes_a_pass_uses():
     assert processes_for(1, 100 * least, batch) == 1
     assert processes_for(None, 100 * least, batch) == (os.cpu_count() or 1)
     assert not can_fork(MemoryMailer()) and can_fork(FileMailer("outbox"))
+
+
+def test_the_processes_share_the_rate_limit():
+    shared = _sharing_rate(lambda: SMTPMailer("127.0.0.1", 25, rate_limit=10), 2)
+    assert shared().rate_limit == 5  # 2 processes at 5 a second: the 10 a second configured
+    assert _sharing_rate(lambda: SMTPMailer("127.0.0.1", 25), 2)().rate_limit == 0  # no limit stays none
 
 
 @pytest.mark.parametrize("processes", [1, 2])

@@ -150,6 +150,17 @@ def _child(pipeline: Pipeline, mailer_factory: MailerFactory, as_of: datetime, l
     out.close()
 
 
+def _sharing_rate(mailer_factory: MailerFactory, processes: int) -> MailerFactory:
+    """Each process's mailers get 1/processes of the configured rate limit (DIGEST_SMTP_RATE_LIMIT,
+    DIGEST_POSTMARK_RATE_LIMIT), so that the processes together keep to it."""
+    def make():
+        mailer = mailer_factory()
+        if getattr(mailer, "rate_limit", 0):
+            mailer.rate_limit = float(mailer.rate_limit) / processes
+        return mailer
+    return make
+
+
 def _values(counts: RunCounts) -> list:
     return [getattr(counts, f) for f in _FIELDS]
 
@@ -165,6 +176,7 @@ def run_processes(pipeline: Pipeline, mailer_factory: MailerFactory, as_of: date
     stopping = context.Event()
     children, readers, latest, errors = [], {}, {}, []
     pipeline.warm()  # compiled once, before the fork: every child inherits the templates
+    mailer_factory = _sharing_rate(mailer_factory, processes)
     for index in range(processes):
         reader, writer = context.Pipe(duplex=False)
         child = context.Process(target=_child, name=f"digest-send-{index}", daemon=False,
