@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from . import metrics
-from .db import autocommit_connection, begin_write
+from .db import SqliteStatement, autocommit_connection, begin_write, sqlite_connection
 from .message import make_message_id
 from .models import Digest, DigestItem, stored_utc, utcnow
 from .types import LedgerState
@@ -193,6 +193,9 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
         if done:
             metrics.recorded(LedgerState.SENT)
         return done
+    own = sqlite_connection(session)
+    if own is not None:  # SQLite: the sending loop's own driver connection (db.sending_session)
+        return _mark_sent_sqlite(own, digest_id, owner, article_ids, overflow_ids, now, subscriber_id)
     # Straight on the connection, with statements built once: constructing them per call (the
     # ORM's execution path, or a fresh sa.update) cost more than running them.
     conn = session.connection()
@@ -218,6 +221,33 @@ _MARK_SENT_ROW = (sa.update(_DIGEST)
                           updated_at=sa.bindparam("m_now", type_=_DIGEST.c.sent_at.type), lease_owner=None,
                           lease_expires_at=None, last_error=None))
 _INSERT_ITEMS = sa.insert(DigestItem.__table__)
+_ITEM_COLUMNS = ["digest_id", "article_id", "subscriber_id", "position", "kind"]
+_MARK_SENT_ROW_SQLITE = SqliteStatement(_MARK_SENT_ROW)
+_INSERT_ITEMS_SQLITE = SqliteStatement(_INSERT_ITEMS, _ITEM_COLUMNS)
+
+
+def _mark_sent_sqlite(own, digest_id: int, owner: str, article_ids, overflow_ids, now: datetime,
+                      subscriber_id: int) -> bool:
+    """mark_sent's two statements in one transaction on a SQLite driver connection (autocommit
+    outside it): the same guard (only the lease holder records) and the same rows."""
+    own.execute("BEGIN IMMEDIATE")
+    try:
+        if _MARK_SENT_ROW_SQLITE.execute(own, {"m_id": digest_id, "m_owner": owner, "m_now": now}).rowcount != 1:
+            own.execute("ROLLBACK")  # the lease was lost to another worker; it owns the outcome now
+            return False
+        if article_ids or overflow_ids:
+            ids, kinds = _items(article_ids, overflow_ids)
+            _INSERT_ITEMS_SQLITE.executemany(own, [
+                {"digest_id": digest_id, "article_id": article_id, "subscriber_id": subscriber_id,
+                 "position": position, "kind": kind}
+                for position, (article_id, kind) in enumerate(zip(ids, kinds))])
+        own.execute("COMMIT")
+    except BaseException:
+        if own.in_transaction:
+            own.execute("ROLLBACK")
+        raise
+    metrics.recorded(LedgerState.SENT)
+    return True
 
 
 def _mark_sent_statement():
