@@ -189,7 +189,7 @@ def breakdown(template: Path, folder: Path, port: int, connections: int) -> dict
     timers.wrap(queries, "still_sendable", "re-check before send")
     timers.wrap(queries, "load_readers", "_load")
     timers.wrap(queries, "load_history", "_load")
-    timers.wrap(pipe, "build", "_build")
+    timers.wrap(pipe, "build_shared", "_build")  # the send path (a reader rendered alone goes through it too)
     timers.wrap(pipe.renderer, "render", "render")
     timers.wrap(pipeline_module, "build_message", "message")
     timers.wrap(mailer, "send_messages", "_send_messages")

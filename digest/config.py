@@ -83,6 +83,7 @@ class Settings:
     worker_shutdown_seconds: float = 60.0
     worker_poll_seconds: float = 5.0
     worker_batch: int = 25
+    send_processes: int | None = None  # None: the number of cores
     email_check_deliverability: bool = False
     db_busy_timeout: float = 30.0
     web_write_wait: float = 2.0
@@ -221,6 +222,7 @@ RULES = {
     "worker_shutdown_seconds": finite(positive=False, most=DAY, hint="a number of seconds from 0 to 86400, like 60"),
     "worker_poll_seconds": SECONDS,
     "worker_batch": COUNT,
+    "send_processes": COUNT,
     "db_busy_timeout": SECONDS,
     "web_write_wait": finite(positive=False, most=60, hint="a number of seconds from 0 to 60, like 2"),
     "spool_dir": not_empty,

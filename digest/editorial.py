@@ -114,6 +114,11 @@ class EditorialCache:
         self._checked = 0.0
         self._selectors: dict = {}  # (id of the full selector, pulled urls) -> (full selector, selector)
 
+    @property
+    def version(self) -> tuple | None:
+        """What the controls last loaded were (changes whenever a control is added or removed)."""
+        return self._version
+
     def invalidate(self) -> None:
         self._checked = 0.0
         self._version = None

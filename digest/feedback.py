@@ -61,11 +61,13 @@ def mute_target(reader: Reader, article: ArticleData) -> tuple[str, str] | None:
     return None
 
 
-def feedback_links(signer, base: str, reader: Reader, article: ArticleData) -> dict:
+def feedback_links(signer, base: str, reader: Reader, article: ArticleData, targets=None) -> dict:
     """Signed feedback URLs for one card, for the renderer: {"more": {"kind", "name", "url"} | None,
     "less": {"kind", "name", "url"} | None}. A link is offered only when it would change something
-    (more_target, mute_target); "less" mutes (d=mute)."""
+    (more_target, mute_target); "less" mutes (d=mute). `targets`: feedback_targets(reader, article)
+    when already known (readers of one group share them)."""
     base = base.rstrip("/")
+    more, less = targets if targets is not None else feedback_targets(reader, article)
 
     def link(target, direction: str) -> dict | None:
         if target is None or len(target[1]) > MAX_NAME:
@@ -74,7 +76,12 @@ def feedback_links(signer, base: str, reader: Reader, article: ArticleData) -> d
         token = signer.make("feedback", reader.id, extra={"k": kind, "n": name, "d": direction})
         return {"kind": kind, "name": name, "url": f"{base}/feedback/{token}"}
 
-    return {"more": link(more_target(reader, article), "more"), "less": link(mute_target(reader, article), "mute")}
+    return {"more": link(more, "more"), "less": link(less, "mute")}
+
+
+def feedback_targets(reader: Reader, article: ArticleData) -> tuple:
+    """(more_target, mute_target) of one card for this reader: what its follows and mutes decide."""
+    return more_target(reader, article), mute_target(reader, article)
 
 
 @dataclass(frozen=True)

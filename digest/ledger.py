@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from . import metrics
-from .db import autocommit_connection, begin_write
+from .db import SqliteStatement, autocommit_connection, begin_write, sqlite_connection
 from .message import make_message_id
 from .models import Digest, DigestItem, stored_utc, utcnow
 from .types import LedgerState
@@ -193,23 +193,59 @@ def mark_sent(session: Session, digest_id: int, owner: str, article_ids: list[in
         if done:
             metrics.recorded(LedgerState.SENT)
         return done
-    table = Digest.__table__
-    # Straight on the connection: the ORM's execution path costs more than the statements.
+    own = sqlite_connection(session)
+    if own is not None:  # SQLite: the sending loop's own driver connection (db.sending_session)
+        return _mark_sent_sqlite(own, digest_id, owner, article_ids, overflow_ids, now, subscriber_id)
+    # Straight on the connection, with statements built once: constructing them per call (the
+    # ORM's execution path, or a fresh sa.update) cost more than running them.
     conn = session.connection()
-    result = conn.execute(
-        sa.update(table)
-        .where(table.c.id == digest_id, table.c.state == LedgerState.SENDING, table.c.lease_owner == owner)
-        .values(state=LedgerState.SENT, sent_at=now, updated_at=now, lease_owner=None, lease_expires_at=None, last_error=None))
+    result = conn.execute(_MARK_SENT_ROW, {"m_id": digest_id, "m_owner": owner, "m_now": now})
     if result.rowcount != 1:
         session.rollback()  # the lease was lost to another worker; it owns the outcome now
         return False
     if article_ids or overflow_ids:
         ids, kinds = _items(article_ids, overflow_ids)
-        conn.execute(sa.insert(DigestItem.__table__), [
+        conn.execute(_INSERT_ITEMS, [
             {"digest_id": digest_id, "article_id": article_id, "subscriber_id": subscriber_id, "position": position,
              "kind": kind}
             for position, (article_id, kind) in enumerate(zip(ids, kinds))])
     session.commit()
+    metrics.recorded(LedgerState.SENT)
+    return True
+
+
+_MARK_SENT_ROW = (sa.update(_DIGEST)
+                  .where(_DIGEST.c.id == sa.bindparam("m_id"), _DIGEST.c.state == LedgerState.SENDING,
+                         _DIGEST.c.lease_owner == sa.bindparam("m_owner"))
+                  .values(state=LedgerState.SENT, sent_at=sa.bindparam("m_now", type_=_DIGEST.c.sent_at.type),
+                          updated_at=sa.bindparam("m_now", type_=_DIGEST.c.sent_at.type), lease_owner=None,
+                          lease_expires_at=None, last_error=None))
+_INSERT_ITEMS = sa.insert(DigestItem.__table__)
+_ITEM_COLUMNS = ["digest_id", "article_id", "subscriber_id", "position", "kind"]
+_MARK_SENT_ROW_SQLITE = SqliteStatement(_MARK_SENT_ROW)
+_INSERT_ITEMS_SQLITE = SqliteStatement(_INSERT_ITEMS, _ITEM_COLUMNS)
+
+
+def _mark_sent_sqlite(own, digest_id: int, owner: str, article_ids, overflow_ids, now: datetime,
+                      subscriber_id: int) -> bool:
+    """mark_sent's two statements in one transaction on a SQLite driver connection (autocommit
+    outside it): the same guard (only the lease holder records) and the same rows."""
+    own.execute("BEGIN IMMEDIATE")
+    try:
+        if _MARK_SENT_ROW_SQLITE.execute(own, {"m_id": digest_id, "m_owner": owner, "m_now": now}).rowcount != 1:
+            own.execute("ROLLBACK")  # the lease was lost to another worker; it owns the outcome now
+            return False
+        if article_ids or overflow_ids:
+            ids, kinds = _items(article_ids, overflow_ids)
+            _INSERT_ITEMS_SQLITE.executemany(own, [
+                {"digest_id": digest_id, "article_id": article_id, "subscriber_id": subscriber_id,
+                 "position": position, "kind": kind}
+                for position, (article_id, kind) in enumerate(zip(ids, kinds))])
+        own.execute("COMMIT")
+    except BaseException:
+        if own.in_transaction:
+            own.execute("ROLLBACK")
+        raise
     metrics.recorded(LedgerState.SENT)
     return True
 

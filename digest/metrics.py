@@ -4,7 +4,7 @@ Counted where it happens (each process's own numbers):
 - digest_digests_total{state, reason}: outcomes the ledger recorded (ledger.mark_sent/mark_retry/
   mark_final), by the state the row was left in and a short reason (never an address or a reply text);
 - digest_send_seconds: one message handed to a mailer lane until its result (mailers/base.py);
-- digest_render_seconds: one Renderer.render;
+- digest_render_seconds: one Renderer.render, or one stamped copy of a shared render (pipeline.build_shared);
 - digest_mailer_errors_total{code}: results that were not accepted, by SMTP code (or the outcome);
 - digest_due_pass_last_timestamp_seconds, digest_due_pass_duration_seconds: the last due pass of
   `digest scheduler`.

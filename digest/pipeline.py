@@ -6,59 +6,34 @@ Only this module touches the session, the mailer and the ledger together; the st
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
-import socket
-import uuid
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from . import editorial, ledger, queries
+from . import editorial, ledger, metrics, queries
 from .config import Settings, company_link, secret_keys
 from .db import ANALYZE_AFTER_ROWS, analyze, sending_session
 from .envelope import Envelope
 from .errors import ConfigError, InputError, NotFound
-from .feedback import feedback_links
+from .feedback import feedback_links, feedback_targets
 from .message import DkimKey, build_message, split_address
 from .models import Digest, Subscriber
+from .outcomes import RunCounts, owner_id, record, recover_dead_owners, release  # noqa: F401 (RunCounts, owner_id: re-exported)
 from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer, issue_items
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
 from .spool import Spool, spool_folder
-from .suppression import suppress
+from .stamp import Group, Groups, Sentinels, group_key, masked_links
 from .tokens import Signer
-from .types import ArticleData, Issue, LedgerState, Links, Outcome, Outgoing, Reader, Rendered
+from .types import ArticleData, Issue, LedgerState, Links, Outgoing, Reader, Rendered
 
 log = logging.getLogger("digest.pipeline")
-
-
-@dataclass
-class RunCounts:
-    """What one due pass did; printed as the `send --json` object."""
-
-    due: int = 0
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    deferred: int = 0
-    # Every connection stopped (the stall breaker): the rest was released for the next run.
-    halted: bool = False
-
-    def add(self, other: "RunCounts") -> None:
-        """Add another lane's counts to these."""
-        for name in ("due", "sent", "skipped", "failed", "deferred"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.halted = self.halted or other.halted
-
-    def as_json(self) -> dict:
-        data = asdict(self)
-        if not data.pop("halted"):
-            return data
-        return {**data, "halted": True}
 
 
 @dataclass(frozen=True)
@@ -69,25 +44,6 @@ class Built:
     selection: Selection
     rendered: Rendered | None
     message: bytes | None
-
-
-def owner_id() -> str:
-    """Who holds a lease: host and pid (so a dead local sender is recognised) plus a nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_alive(owner: str | None) -> bool:
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: only its lease can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 class Pipeline:
@@ -107,7 +63,11 @@ class Pipeline:
         self.envelope = Envelope.from_settings(settings, self.signer)
         self.message_domain = self.envelope_sender.rpartition("@")[2] or "localhost"
         self._articles: tuple[datetime, datetime, object] | None = None
+        # Readers who would get the same digest share one selection and one render (stamp.py);
+        # False selects and renders for every reader (benchmarks, tests compare the two).
+        self.shared_renders = True
         self.editorial = editorial.EditorialCache()  # the editor's notes, pins and pulls (digest/editorial.py)
+        self.groups = Groups()
         # Unsubscribes the web app could not commit in time (the database was busy): see apply_spool.
         self.spool = Spool(spool_folder(settings))
 
@@ -117,7 +77,9 @@ class Pipeline:
         return latest_slot(tz_name=reader.timezone, send_day=reader.send_day, send_hour=reader.send_hour,
                            frequency=reader.frequency, as_of=as_of)
 
-    def links(self, reader: Reader, period: str, articles: tuple[ArticleData, ...] = ()) -> Links:
+    def links(self, reader: Reader, period: str, articles: tuple[ArticleData, ...] = (),
+              targets: dict | None = None) -> Links:
+        """The reader's signed links; `targets` (article id -> feedback_targets) when already known."""
         base = self.settings.base_url.rstrip("/")
         return Links(
             unsubscribe=f"{base}/unsubscribe/{self.signer.make('unsubscribe', reader.id)}",
@@ -126,7 +88,8 @@ class Pipeline:
             base=base,
             # A card offers "More on X" (follow) and "Less of this" (mute), each only where it
             # would change something (subscribers/feedback.py).
-            feedback={a.id: feedback_links(self.signer, base, reader, a) for a in articles},
+            feedback={a.id: feedback_links(self.signer, base, reader, a, None if targets is None else targets[a.id])
+                      for a in articles},
         )
 
     def _selector(self, session: Session, start: datetime, end: datetime):
@@ -135,11 +98,12 @@ class Pipeline:
             if self._articles is not None:
                 start, end = min(start, self._articles[0]), max(end, self._articles[1])
             articles = queries.load_articles(session, start, end)
+            self.groups.clear()  # a group's selection was made from the articles loaded before
             self._articles = (start, end, prepare(articles, self.options))
         return self._articles[2]
 
-    def build(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
-              now: datetime | None = None, made_before: datetime | None = None) -> Built:
+    def _select(self, session: Session, reader: Reader, slot: Slot, history,
+                made_before: datetime | None = None) -> tuple[Selection, Issue]:
         received_ids, received_urls, watermark = history
         end = slot.scheduled_for
         controls = self.editorial.at(session, end, made_before)  # pulls leave the candidates, pins lead, notes head
@@ -150,18 +114,72 @@ class Pipeline:
         issue = Issue(reader=reader, period=slot.period, window_start=selection.window_start,
                       window_end=selection.window_end, choices=selection.choices, more_count=len(overflow),
                       overflow=overflow, note=controls.note_for(reader))
-        if not selection.choices and not self.settings.quiet_week_note:
-            return Built(issue, selection, None, None)
-        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
-        rendered = self.renderer.render(issue, links)
-        data = build_message(
+        return selection, issue
+
+    def _message(self, rendered: Rendered, reader: Reader, slot: Slot, links: Links, message_id: str | None,
+                 now: datetime | None) -> bytes:
+        return build_message(
             rendered, sender=self.settings.from_address, recipient=reader.email, recipient_name=reader.name,
             message_id=message_id or f"<preview.{reader.id}.{slot.period}@{self.message_domain}>",
             date=now or slot.scheduled_for, unsubscribe_url=links.unsubscribe,
             unsubscribe_mailto=self.envelope.mailto(reader.id),
             list_id=self.settings.list_id, dkim=self.dkim,
         )
-        return Built(issue, selection, rendered, data)
+
+    def build(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
+              now: datetime | None = None, made_before: datetime | None = None) -> Built:
+        """This reader's digest, selected and rendered for them alone (with the editor's controls made
+        before `made_before`, when given: a sent issue's web version)."""
+        selection, issue = self._select(session, reader, slot, history, made_before)
+        if not selection.choices and not self.settings.quiet_week_note:
+            return Built(issue, selection, None, None)
+        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices))
+        rendered = self.renderer.render(issue, links)
+        return Built(issue, selection, rendered, self._message(rendered, reader, slot, links, message_id, now))
+
+    def build_shared(self, session: Session, reader: Reader, slot: Slot, history, *, message_id: str | None = None,
+                     now: datetime | None = None) -> Built:
+        """The same digest as build(), byte for byte, from its group's one selection and one render
+        with this reader's own parts stamped in (digest/stamp.py); a reader whose parts cannot be
+        stamped exactly is built on their own."""
+        if not self.shared_renders:
+            return self.build(session, reader, slot, history, message_id=message_id, now=now)
+        self.editorial.at(session, slot.scheduled_for)  # current controls: their version is part of the key
+        key = group_key(reader, slot, history, template_key=self.renderer.template_key,
+                        editorial=self.editorial.version)
+        group = self.groups.get(key)
+        created = group is None
+        if created:
+            group = self.groups.put(key, self._group(session, reader, slot, history))
+        issue = dataclasses.replace(group.issue, reader=reader)
+        if group.rendered is None:
+            return Built(issue, group.selection, None, None)
+        links = self.links(reader, slot.period, tuple(c.article for c in issue.choices), group.targets)
+        started = time.perf_counter()
+        rendered = group.stamp(reader, links) if group.shared else None
+        if rendered is None:
+            rendered = self.renderer.render(issue, links)
+        elif not created:  # a stamped copy is this reader's render (the group's first was counted as one)
+            metrics.RENDER_SECONDS.observe(time.perf_counter() - started)
+        return Built(issue, group.selection, rendered, self._message(rendered, reader, slot, links, message_id, now))
+
+    def _group(self, session: Session, reader: Reader, slot: Slot, history) -> Group:
+        """A new group from its first reader: the selection, and the render of a stand-in."""
+        selection, issue = self._select(session, reader, slot, history)
+        group = Group(selection, issue, None, Sentinels(), max_html_bytes=self.renderer.max_html_bytes)
+        if not selection.choices and not self.settings.quiet_week_note:
+            return group
+        # The feedback links' targets follow from the follows and mutes, which the group shares.
+        group.targets = {c.article.id: feedback_targets(reader, c.article) for c in selection.choices}
+        links = self.links(reader, slot.period, tuple(c.article for c in selection.choices), group.targets)
+        masked = masked_links(links, group.sentinel)
+        if masked is None:  # a token a URL would quote: every reader of this group is rendered alone
+            group.rendered = self.renderer.render(issue, links)
+            return group
+        group.rendered = self.renderer.render(dataclasses.replace(issue, reader=group.stand_in(reader)), masked[0])
+        if not group.rendered.warnings:  # the size guard cut nothing: the render can be shared
+            group.links = masked[0]
+        return group
 
     # -- preview ---------------------------------------------------------------------------
 
@@ -270,10 +288,12 @@ class Pipeline:
 
     def send_due(self, mailer, as_of: datetime, *, dry_run: bool = False, batch_size: int = 50,
                  progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,
-                 since: datetime | None = None, counts: RunCounts | None = None) -> RunCounts:
+                 since: datetime | None = None, counts: RunCounts | None = None,
+                 drain: Callable[[int, RunCounts, Callable[[], None] | None], RunCounts] | None = None) -> RunCounts:
         """Check (preflight), plan, then claim and send in batches until nothing due is left (or
         `stop()` says so). `counts`, when given, is filled in place (still right when an exception
-        ends the pass)."""
+        ends the pass). `drain(pending, counts, on_progress)`, when given, sends instead of
+        self.drain (the command line's sending processes)."""
         counts = RunCounts() if counts is None else counts
         if not dry_run:
             self.preflight(mailer)
@@ -287,6 +307,8 @@ class Pipeline:
 
         def report():
             progress(counts.sent + counts.skipped + counts.failed + counts.deferred, max(total, counts.due))
+        if drain is not None:
+            return drain(total, counts, report if progress else None)
         return self.drain(mailer, as_of, batch_size=batch_size, stop=stop, counts=counts,
                           on_progress=report if progress else None)
 
@@ -318,7 +340,7 @@ class Pipeline:
         rows of senders on this host that died mid-send."""
         settings = self.settings
         self.apply_spool(session)
-        self._recover_dead_owners(session, now)
+        recover_dead_owners(session, now)
         return ledger.claim(session, owner=owner, now=now, limit=limit, lease_seconds=settings.lease_seconds,
                             max_attempts=settings.max_attempts, resend_unknown=settings.resend_unknown,
                             message_domain=self.message_domain, digest_ids=digest_ids)
@@ -379,7 +401,8 @@ class Pipeline:
 
         def on_result(out: Outgoing, result) -> None:
             claim, article_ids = in_flight.pop(out.key)
-            self._record(session, claim, out, article_ids, result, owner, now, counts)
+            record(session, claim, out, article_ids, result, owner, now, counts,
+                   max_attempts=self.settings.max_attempts)
             if on_progress:
                 on_progress()
 
@@ -400,34 +423,14 @@ class Pipeline:
             raise
         finally:
             outgoing.close()  # a mailer that stopped pulling early leaves the generator suspended
-            self._release(session, list(untouched.values()), owner, now, counts, raise_errors=ended)
+            release(session, list(untouched.values()), owner, now, counts, raise_errors=ended)
         return counts
-
-    def _release(self, session: Session, claims: list[ledger.Claim], owner: str, now: datetime,
-                 counts: RunCounts, *, raise_errors: bool) -> None:
-        """Give back claims that were never handed over, as they were (attempts unchanged)."""
-        if not claims:
-            return
-        counts.due -= len(claims)
-        try:
-            if session.in_transaction():
-                # An exception may have cut a statement short; every outcome so far is committed.
-                session.rollback()
-            ledger.release(session, [c.digest_id for c in claims], owner, now=now,
-                           previous={c.digest_id: c.previous_state for c in claims})
-        except Exception:
-            if raise_errors:
-                raise
-            # The database is gone too: the rows stay `sending` and, once the lease is found
-            # dead, become `unknown` and are sent once (the server never saw them).
-            log.exception("could not release %d claimed digest(s); they will be sent by a later run",
-                          len(claims))
 
     def _build_claim(self, session, claim, reader, history, owner, now, counts) -> tuple[Outgoing, tuple] | None:
         """The message for one claimed row, or None when it was recorded as skipped or failed."""
         try:
-            built = self.build(session, reader, Slot(claim.period, claim.scheduled_for), history,
-                               message_id=claim.message_id, now=now)
+            built = self.build_shared(session, reader, Slot(claim.period, claim.scheduled_for), history,
+                                      message_id=claim.message_id, now=now)
         except Exception as exc:  # one broken digest must not stop the others
             log.exception("digest %s: could not be built", claim.digest_id)
             ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, f"build: {exc}", now=now)
@@ -464,37 +467,3 @@ class Pipeline:
                 counts.sent += 1  # would be sent
         return counts
 
-    def _recover_dead_owners(self, session: Session, now: datetime) -> None:
-        ledger.expire_leases(session, now, is_dead=lambda owner: not _owner_alive(owner))
-
-    def _record(self, session, claim, out, article_ids, result, owner, now, counts):
-        if result.status == Outcome.UNKNOWN:  # the server may have it: no retry with backoff (docs/delivery.md)
-            log.warning("digest %s to subscriber %s: unknown: %s", claim.digest_id, claim.subscriber_id, result.detail)
-            ledger.mark_unknown(session, claim.digest_id, owner, result.detail, now=now)
-            counts.deferred += 1
-            return
-        if result.accepted:
-            shown, overflow = article_ids
-            ledger.mark_sent(session, claim.digest_id, owner, shown, now=now, subscriber_id=claim.subscriber_id,
-                             overflow_ids=overflow)
-            counts.sent += 1
-            return
-        detail = result.detail or f"{result.code or ''} {result.enhanced or ''}".strip() or result.status
-        log.warning("digest %s to subscriber %s: %s: %s", claim.digest_id, claim.subscriber_id, result.status, detail)
-        if result.status == Outcome.DEFERRED:
-            state = ledger.mark_retry(session, claim.digest_id, owner, detail, now=now,
-                                      max_attempts=self.settings.max_attempts)
-            if state == LedgerState.FAILED:
-                counts.failed += 1
-            else:
-                counts.deferred += 1
-            return
-        ledger.mark_final(session, claim.digest_id, owner, LedgerState.FAILED, detail, now=now)
-        counts.failed += 1
-        if result.status == Outcome.REJECTED:  # SMTP 5.1.x about the recipient, a provider's "inactive"
-            _suppress(session, out.recipient, "bounced", detail, result.enhanced or result.code)
-
-
-def _suppress(session: Session, email: str, reason: str, detail: str, status_code) -> None:
-    suppress(session, email, reason, detail, source="smtp", status_code=status_code)
-    session.commit()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from .addresses import email_key_of
-from .db import autocommit_connection
+from .db import SqliteStatement, autocommit_connection, sqlite_connection
 from .names import company_key
 from .models import (Article, ArticleCompany, ArticleSegment, Company, CompanyAlias, Digest, DigestItem, Follow,
                      Segment, Subscriber, Suppression)
@@ -222,6 +222,9 @@ _STILL_SENDABLE = (
 )
 
 
+_STILL_SENDABLE_SQLITE = SqliteStatement(_STILL_SENDABLE)
+
+
 def still_sendable(session: Session, subscriber_id: int) -> bool:
     """Re-checked just before each send: active and not suppressed at this moment.
 
@@ -230,6 +233,9 @@ def still_sendable(session: Session, subscriber_id: int) -> bool:
     auto = autocommit_connection(session)
     if auto is not None:  # PostgreSQL: one round trip, no transaction to open and close
         return auto.execute(_STILL_SENDABLE, {"sid": subscriber_id}).first() is not None
+    own = sqlite_connection(session)
+    if own is not None:  # SQLite: one autocommit read on the sending loop's own connection
+        return _STILL_SENDABLE_SQLITE.execute(own, {"sid": subscriber_id}).fetchone() is not None
     found = session.connection().execute(_STILL_SENDABLE, {"sid": subscriber_id}).first()
     session.commit()  # end the read so the next check sees fresh data
     return found is not None

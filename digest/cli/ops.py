@@ -49,6 +49,13 @@ def scheduler(app: App, once: bool, as_of: str | None, interval: int | None, mai
     (`digest feeds`) every DIGEST_FEED_INTERVAL seconds (0: never), logging what each poll did.
     """
     options = _options(app)
+    if app.settings.metrics_port and not os.environ.get("PROMETHEUS_MULTIPROC_DIR") and options.send_processes != 1:
+        # Forked sending processes would count in copies of this process's metrics, which /metrics
+        # never sees: one process, unless prometheus_client's multiprocess mode adds them up.
+        click.echo("scheduler: DIGEST_METRICS_PORT without PROMETHEUS_MULTIPROC_DIR: sending in one process "
+                   "(set PROMETHEUS_MULTIPROC_DIR to an empty folder to count DIGEST_SEND_PROCESSES processes)",
+                   err=True)
+        options = replace(options, send_processes=1)
     every, grace = interval_from_settings(app.settings)
     every = interval or every
     run = due_pass(app.pipeline(), lambda: app.mailer(mailer_name), options)

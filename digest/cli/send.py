@@ -9,8 +9,12 @@ import sys
 import click
 
 from ..errors import ConfigError
+from ..executors.processes import can_fork, processes_for, run_processes
 from ..pipeline import RunCounts
 from .common import EXIT_OK, EXIT_PARTIAL, App, emit, handle_errors, json_option, main, parse_time
+
+
+BATCH = 50  # digests per claim
 
 
 def _progress_printer():
@@ -87,6 +91,8 @@ def send(app: App, due: bool, as_of: str | None, mailer_name: str | None, dry_ru
     checked first: a failure there exits 2 with the ledger untouched. SIGTERM or SIGINT finishes
     the message in flight, releases the rest and exits 128 + the signal number (143, 130).
     Exit 1 if any digest failed, or if every connection stalled (the rest waits for the next run).
+    With DIGEST_SEND_PROCESSES above 1 (the default: the number of cores) a large pass is sent by
+    that many processes, each with its own connections; the counts are theirs added up.
     """
     when = parse_time(as_of)
     pipeline = app.pipeline()
@@ -98,8 +104,17 @@ def send(app: App, due: bool, as_of: str | None, mailer_name: str | None, dry_ru
         mailer = _send_mailer(app, mailer_name)
         progress, done = _progress_printer()
         previous = stopper.install()
+        def drain(pending: int, counts: RunCounts, on_progress):
+            forks = processes_for(app.settings.send_processes, pending, BATCH)
+            if forks <= 1 or not can_fork(mailer):
+                return pipeline.drain(mailer, when, batch_size=BATCH, stop=stopper.stopping, counts=counts,
+                                      on_progress=on_progress)
+            mailer.close()  # checked by the preflight; each process opens its own connections
+            return run_processes(pipeline, lambda: app.mailer(mailer_name), when, processes=forks,
+                                 batch_size=BATCH, stop=stopper.stopping, counts=counts, on_progress=on_progress)
+
         try:
-            pipeline.send_due(mailer, when, progress=progress, stop=stopper.stopping, counts=counts)
+            pipeline.send_due(mailer, when, progress=progress, stop=stopper.stopping, counts=counts, drain=drain)
         except _StopNow:
             stopped_now = True  # what was claimed and not handed over is released already
         finally:

@@ -3,7 +3,8 @@
 Both run one job body on the ledger, so exactly-once rests on the ledger in both, never on a queue:
 
 - `inline` (inline.py; any database, the default): the due pass plans the ledger rows, then
-  DIGEST_WORKER_CONCURRENCY threads in this process drain them (Pipeline.drain, as `send --due`).
+  DIGEST_WORKER_CONCURRENCY threads drain them (Pipeline.drain, as `send --due`), in each of
+  DIGEST_SEND_PROCESSES forked processes (processes.py) when enough is due.
 - `queue` (queue.py; PostgreSQL only): the due pass plans the rows and defers jobs naming them;
   `digest worker` processes run the jobs (DigestJob: claim those digests by id, build, send, record).
 
@@ -36,6 +37,7 @@ def due_pass(pipeline: Pipeline, mailer_factory: MailerFactory, options: WorkerO
         return enqueue
 
     def inline(stop, as_of: datetime) -> dict:
-        return run_inline(pipeline, mailer_factory, as_of, concurrency=options.concurrency, stop=stop).as_json()
+        return run_inline(pipeline, mailer_factory, as_of, concurrency=options.concurrency, stop=stop,
+                          processes=options.send_processes).as_json()
 
     return inline

@@ -27,6 +27,7 @@ class WorkerOptions:
     shutdown_seconds: float = Settings.worker_shutdown_seconds
     poll_seconds: float = Settings.worker_poll_seconds
     batch: int = Settings.worker_batch
+    send_processes: int | None = Settings.send_processes
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "WorkerOptions":
@@ -41,7 +42,8 @@ class WorkerOptions:
                    stalled_seconds=settings.worker_stalled_seconds,
                    shutdown_seconds=settings.worker_shutdown_seconds,
                    poll_seconds=settings.worker_poll_seconds,
-                   batch=settings.worker_batch)
+                   batch=settings.worker_batch,
+                   send_processes=settings.send_processes)
 
 
 def is_postgres(url: str) -> bool:

@@ -17,6 +17,8 @@ class MemoryMailer(BaseMailer):
     accepted is not added to the outbox.
     """
 
+    # The outbox lives in this process: a send with it never forks (executors/processes.py).
+    single_process: ClassVar[bool] = True
     outbox: ClassVar[list[Outgoing]] = []
     scripted: ClassVar[dict[str, list[SendResult]]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()

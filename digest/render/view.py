@@ -26,7 +26,7 @@ from .fragments import WithFeedback
 from .note import note_html, note_text
 from .subject import quiet_note, preheader, subject_line
 
-__all__ = ["View", "Prepared", "prepare", "context", "html_context", "card_views", "html_value", "more_label"]
+__all__ = ["View", "Prepared", "prepare", "first_name", "context", "html_context", "card_views", "html_value", "more_label"]
 
 # Card limits keep one card's size bounded whatever the input, so 20 cards fit under 100 KB.
 # (characters, UTF-8 bytes): the byte cap keeps Hangul, CJK and emoji cards as small as Latin ones.
@@ -73,7 +73,7 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         feedback = [_feedback(links.feedback.get(c.article.id)) for c in issue.choices]
         cards = [WithFeedback(card, fb) for card, (fb, _) in zip(cards, feedback)]
         html_cards = [WithFeedback(card, fb) for card, (_, fb) in zip(html_cards, feedback)]
-    name = shorten(clean(issue.reader.name).split(" ")[0], 40) if clean(issue.reader.name) else ""
+    name = first_name(issue.reader.name)
     base = {
         "lang": lang.tag,
         "_lang": lang,
@@ -93,6 +93,13 @@ def prepare(issue: Issue, links: Links, *, now: datetime | None, company_url: st
         "note": note_text(issue.note), "note_html": note_html(issue.note),
     }
     return Prepared(cards, html_cards, base)
+
+
+def first_name(name: str) -> str:
+    """The name the greeting uses: the first word of the reader's name, at most 40 characters
+    ("" when there is none). digest/stamp.py stamps it into a group's shared render."""
+    cleaned = clean(name)
+    return shorten(cleaned.split(" ")[0], 40) if cleaned else ""
 
 
 def context(prepared: Prepared, issue: Issue, shown: int) -> dict:
