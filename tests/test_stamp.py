@@ -85,12 +85,13 @@ locals_ = st.text(st.sampled_from("abcxyz019.+-_&'=~"), min_size=1, max_size=20)
 @given(reader_id=st.integers(1, 10**9), name=names, local=locals_, follows=st.sampled_from(FOLLOWS),
        tz=st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Seoul"]),
        frequency=st.sampled_from(["weekly", "daily"]), max_articles=st.integers(1, 8),
-       received=st.sampled_from([frozenset(), frozenset({1, 2, 3}), frozenset(range(1, 60, 2))]))
+       received=st.sampled_from([frozenset(), frozenset({1, 2, 3}), frozenset(range(1, 60, 2))]),
+       lang=st.sampled_from(["", "ko", "ja"]))
 def test_a_stamped_copy_is_byte_for_byte_the_readers_own_render(world, reader_id, name, local, follows, tz,
-                                                                frequency, max_articles, received):
+                                                                frequency, max_articles, received, lang):
     pipe, session = world
     reader = Reader(id=reader_id, email=f"{local}@example.com", name=name, timezone=tz, frequency=frequency,
-                    max_articles=max_articles, companies=follows)
+                    max_articles=max_articles, companies=follows, language=lang)
     own, shared = _both(pipe, session, reader, (received, frozenset(), None))
     assert shared.message == own.message
     if own.rendered is not None:
@@ -99,14 +100,14 @@ def test_a_stamped_copy_is_byte_for_byte_the_readers_own_render(world, reader_id
         parts = email.message_from_bytes(shared.message, policy=policy.default)
         text, html = [p.get_content() for p in parts.iter_parts()]
         assert "zq" + pipe.groups.get(group_key(reader, SLOT, (received, frozenset(), None),
-                                                template_key=pipe.renderer.template_key)).sentinel.nonce not in text + html
+                                                template_key=pipe.renderer.template_key, editorial=pipe.editorial.version)).sentinel.nonce not in text + html
 
 
 def test_ordinary_readers_are_stamped_not_rendered_again_and_others_fall_back(world):
     pipe, session = world
     first = Reader(id=7, email="first@example.com", name="Ana Lima", companies=FOLLOWS[1])
     _both(pipe, session, first)
-    group = pipe.groups.get(group_key(first, SLOT, NO_HISTORY, template_key=pipe.renderer.template_key))
+    group = pipe.groups.get(group_key(first, SLOT, NO_HISTORY, template_key=pipe.renderer.template_key, editorial=pipe.editorial.version))
     assert group is not None and group.shared
     for i, name in enumerate(["Bo", "<b>Bo</b>&co", "李 小龙", "Zoë"]):
         reader = dataclasses.replace(first, id=1000 + i, email=f"r{i}@example.com", name=name)
