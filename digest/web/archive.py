@@ -122,12 +122,17 @@ def archive_week_feed(request: Request, week: str):
     return _feed(request, _week(request, week), f"/archive/{week}/")
 
 
-def _company(request: Request, slug: str):
+def _found(request: Request, listing, slug: str):
+    """(the company or segment, its listing) by `listing` (archive.company_listing or segment_listing); 404 if none."""
     with Session(request.app.state.engine) as session:
-        found = archive.company_listing(session, slug, _options(request))
+        found = listing(session, slug[:300], _options(request))
     if found is None:
         raise HTTPException(404)
     return found
+
+
+def _company(request: Request, slug: str):
+    return _found(request, archive.company_listing, slug)
 
 
 @router.get("/companies/{slug}/", response_class=HTMLResponse, summary="Public page of a company's stories")
@@ -144,11 +149,7 @@ def company_feed(request: Request, slug: str):
 
 
 def _segment(request: Request, slug: str):
-    with Session(request.app.state.engine) as session:
-        found = archive.segment_listing(session, slug[:300], _options(request))
-    if found is None:
-        raise HTTPException(404)
-    return found
+    return _found(request, archive.segment_listing, slug)
 
 
 @router.get("/segments/{slug}/", response_class=HTMLResponse, summary="Public page of a segment's stories")
