@@ -240,3 +240,11 @@ def test_the_pages_a_korean_readers_links_open_are_in_korean(sent, engine, setti
     wes = sent["wes@example.com"]
     page = client.get(re.search(r"Unsubscribe: (\S+)", wes.text).group(1).removeprefix(settings.base_url)).text
     assert '<html lang="en">' in page and "Unsubscribe from the AMW Digest?" in page
+
+
+def test_a_korean_issue_passes_the_unsubscribe_lint_in_both_parts():
+    from digest.render.lint import _has_unsubscribe_text
+
+    # The label is 수신 거부, not "Unsubscribe": the link's own URL tells the check what it is.
+    assert _has_unsubscribe_text("수신 거부: https://digest.example/unsubscribe/WzE3XQ.abc\n")
+    assert not _has_unsubscribe_text("수신 거부: https://digest.example/preferences/WzE3XQ.abc\n")

@@ -14,6 +14,8 @@ GMAIL_CLIP_BYTES = 102_000
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _LINK_TAG = re.compile(r"(?i)<a\b[^>]*\bhref=\"(?:https?:|mailto:)[^\"]+\"")
 _UNSUBSCRIBE_TEXT = re.compile(r"(?i)unsubscribe\W*(?:https?://|mailto:)\S+")
+# In any language the link itself says what it is: the one-click unsubscribe URL (/unsubscribe/<token>).
+_UNSUBSCRIBE_URL = re.compile(r"https?://\S+/unsubscribe/\S+")
 
 
 def _find_all(text: str, words: tuple[str, ...]):
@@ -38,7 +40,8 @@ def _has_unsubscribe_link(html: str) -> bool:
 
 
 def _has_unsubscribe_text(text: str) -> bool:
-    return any(_UNSUBSCRIBE_TEXT.match(text, max(0, at - 1)) for at in _find_all(text, _UNSUBSCRIBE_WORDS))
+    return (any(_UNSUBSCRIBE_TEXT.match(text, max(0, at - 1)) for at in _find_all(text, _UNSUBSCRIBE_WORDS))
+            or _UNSUBSCRIBE_URL.search(text) is not None)
 
 
 def summary(rendered: Rendered) -> dict:
