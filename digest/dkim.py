@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from .errors import ConfigError
 
-__all__ = ["DkimKey", "canonical_body", "canonical_header", "sign"]
+__all__ = ["DkimKey", "canonical_body", "canonical_header", "canonical_lines", "sign"]
 
 _WSP_RUN = re.compile(rb"[ \t]+")
 _SPACE_RUN = re.compile(rb"  +")
@@ -127,15 +127,26 @@ def _key_name(key) -> str:
     return type(key).__name__.lstrip("_").replace("PrivateKey", " key")
 
 
-def canonical_body(body: bytes) -> bytes:
-    """The relaxed body canonicalization (RFC 6376 §3.4.4) of the bytes after the blank line."""
+def canonical_lines(data: bytes) -> bytes:
+    """The line rules of the relaxed body canonicalization (RFC 6376 §3.4.4): each run of tabs and
+    spaces one space, none before a line end. They hold line by line, so whole lines canonicalized
+    apart and joined with CRLF are the canonical form of the lines joined; the end-of-body rule is
+    canonical_body's."""
     # Tabs become spaces, each run of spaces one space (a regex that needs two spaces to match, so
     # single spaces between words cost nothing), then the one space left before a line end goes:
     # the same bytes as the RFC's steps, all in C.
-    if b"\t" in body:
-        body = body.replace(b"\t", b" ")
-    body = _SPACE_RUN.sub(b" ", body)
-    body = body.replace(b" \r\n", b"\r\n")
+    if b"\t" in data:
+        data = data.replace(b"\t", b" ")
+    if b"  " in data:
+        data = _SPACE_RUN.sub(b" ", data)
+    return data.replace(b" \r\n", b"\r\n") if b" \r\n" in data else data
+
+
+def canonical_body(body: bytes, *, lines_done: bool = False) -> bytes:
+    """The relaxed body canonicalization (RFC 6376 §3.4.4) of the bytes after the blank line
+    (`lines_done`: canonical_lines already ran over them, only the end-of-body rule is left)."""
+    if not lines_done:
+        body = canonical_lines(body)
     end = len(body)
     while end >= 2 and body[end - 2] == 13 and body[end - 1] == 10:  # drop the empty lines at the end
         end -= 2
@@ -164,12 +175,14 @@ def _fields(head: bytes) -> list[tuple[bytes, bytes]]:
     return fields
 
 
-def sign(data: bytes, key: DkimKey, headers: Iterable[str], *, now: float | None = None) -> bytes:
+def sign(data: bytes, key: DkimKey, headers: Iterable[str], *, now: float | None = None,
+         canonical: bytes | None = None) -> bytes:
     """The message with its DKIM-Signature field(s) prepended (RSA first, then Ed25519 if set).
 
     Every instance of each header named in `headers` is signed, bottom-up (RFC 6376 §5.4.2); a name
     that the message does not hold is listed once anyway, so adding that header later breaks the
-    signature. The body hash covers the body bytes as they are.
+    signature. The body hash covers the body bytes as they are; `canonical`, when the caller has
+    it, is canonical_lines of the body (built from parts canonicalized once, digest/stamp.py).
     """
     split = data.find(b"\r\n\r\n")
     if split < 0:
@@ -189,7 +202,8 @@ def sign(data: bytes, key: DkimKey, headers: Iterable[str], *, now: float | None
         names.extend([wanted] * max(1, len(present)))
         hashed.extend(reversed(present))
     signed_headers = b"".join(hashed)
-    body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
+    canonical = canonical_body(body) if canonical is None else canonical_body(canonical, lines_done=True)
+    body_hash = base64.b64encode(hashlib.sha256(canonical).digest())
     timestamp = int(time.time() if now is None else now)
     out = [_signature(b"rsa-sha256", key.selector, key, names, signed_headers, body_hash, timestamp)]
     if key.ed25519_key is not None:

@@ -8,8 +8,15 @@ feedback links). The group's render is made once for a stand-in reader whose per
 unique sentinels (`zq<nonce><nnn>qz`, letters and digits only, so no escaping or URL quoting
 changes them). Each reader's copy replaces every sentinel with the reader's own value, written as
 that part writes it: HTML-escaped in the HTML part, raw in the text part, the subject and the
-preheader. Tokens are URL-safe as they are, so they go into links unchanged. The message (MIME,
-quoted-printable, DKIM) is built afterwards from the stamped parts, as for any render.
+preheader. Tokens are URL-safe as they are, so they go into links unchanged.
+
+The parts are stamped as they go into the message, too. Each part of the group's render is cut
+into runs of whole lines (`Lines`): the runs without a sentinel are encoded (quoted-printable) and
+put through DKIM's relaxed canonicalization once for the group; a reader's copy encodes only the
+few lines that hold their parts (about a tenth of the HTML: the compiled templates break lines
+inside tags) and hands the builder the parts ready (`Rendered.encoded`). Both encodings and the
+canonicalization work line by line, so these are the bytes the builder would write from the
+reader's whole text and HTML (digest/message.py).
 
 A stamped copy is byte for byte the reader's own render (tests/test_stamp.py proves it, both parts
 and the whole message, over many readers). Where a plain replacement could differ, the reader is
@@ -28,11 +35,13 @@ import threading
 import uuid
 from collections import OrderedDict
 
+from .dkim import canonical_lines
+from .message import part_lines
 from .render.filters import clean, escape_html
 from .render.view import first_name
 from .schedule import Slot
 from .selection import Selection
-from .types import Issue, Links, Reader, Rendered
+from .types import EncodedParts, Issue, Links, Reader, Rendered
 
 # Every Reader field is in exactly one of these (tests/test_stamp.py checks it, so a new field
 # must be placed): the fields the selection or the render read, which a group shares ...
@@ -101,6 +110,93 @@ def masked_links(links: Links, sentinel: Sentinels) -> tuple[Links, list[str]] |
                  feedback=feedback), tokens
 
 
+class Lines:
+    """One part of a group's render (HTML or text) as runs of whole lines: the runs that hold no
+    sentinel encoded and canonicalized once, those that do kept as text to fill in per reader.
+
+    A reader's runs are filled, encoded and canonicalized in one go, joined by a line of their own
+    (`mark`, which no encoding or canonicalization changes), then cut apart again at that line."""
+
+    def __init__(self, source: str, sentinel: "Sentinels", kind: str):
+        self.kind = kind  # part_lines' kind: "text" or "html"
+        pattern = sentinel.pattern
+        runs: list[tuple[bool, list[str]]] = []
+        for line in source.split("\n"):
+            personal = pattern.search(line) is not None
+            if runs and runs[-1][0] == personal:
+                runs[-1][1].append(line)
+            else:
+                runs.append((personal, [line]))
+        self.texts: list[str | None] = []  # per run: the text, None where a reader's is filled in
+        self.data: list[bytes | None] = []  # the encoded run
+        self.canonical: list[bytes | None] = []  # and its DKIM canonical lines
+        self.personal: list[int] = []  # the indexes of the runs with sentinels
+        personal_texts = []
+        self.fixed_size = len(runs) - 1  # UTF-8 bytes of the fixed runs and the line breaks between runs
+        for index, (personal, lines) in enumerate(runs):
+            text = "\n".join(lines)
+            if personal:
+                self.personal.append(index)
+                personal_texts.append(text)
+                self.texts.append(None)
+                self.data.append(None)
+                self.canonical.append(None)
+                continue
+            data = part_lines(kind, text)
+            if data is None:
+                raise ValueError("these lines need the encoder of the whole part")
+            self.texts.append(text)
+            self.data.append(data)
+            self.canonical.append(_canonical(data))
+            self.fixed_size += len(text.encode("utf-8"))
+        mark = f"zq{sentinel.nonce}markqz"  # letters and digits: every step leaves it as it is
+        self.mark, self.mark_bytes = f"\n{mark}\n", f"\r\n{mark}\r\n".encode("ascii")
+        # The runs with sentinels joined by the mark, cut at the sentinels: text, sentinel number, text, ...
+        self.template: list = pattern.split(self.mark.join(personal_texts))
+        self.slots = [(i, int(self.template[i])) for i in range(1, len(self.template), 2)]
+
+    def fill(self, values: list[str]) -> tuple[str, int, bytes, bytes] | None:
+        """(text, its UTF-8 size, encoded bytes, canonical lines) with values[n] in place of sentinel
+        n; None when a reader's lines need the encoder of the whole part."""
+        texts, data, canonical = self.texts[:], self.data[:], self.canonical[:]
+        if self.personal:
+            filled = self.template[:]
+            for position, number in self.slots:
+                filled[position] = values[number]
+            joined = "".join(filled)
+            encoded = part_lines(self.kind, joined)
+            if encoded is None:
+                return None
+            filled = joined.split(self.mark)
+            pieces = encoded.split(self.mark_bytes)
+            lines = _canonical(encoded).split(self.mark_bytes)
+            if not len(filled) == len(pieces) == len(lines) == len(self.personal):
+                return None  # a reader's value held the mark: never, but then the whole part is encoded
+            for index, text, piece, line in zip(self.personal, filled, pieces, lines):
+                texts[index], data[index], canonical[index] = text, piece, line
+            size = self.fixed_size + len(joined.encode("utf-8")) - len(self.mark) * (len(filled) - 1)
+        else:
+            size = self.fixed_size
+        return "\n".join(texts), size, b"\r\n".join(data), b"\r\n".join(canonical)
+
+
+def _canonical(data: bytes) -> bytes:
+    # A run is always followed by a line break in the message (the next run, or the delimiter after
+    # the part), which is where a space at its end would be dropped.
+    return canonical_lines(data + b"\r\n")[:-2]
+
+
+def plan_parts(rendered: Rendered, sentinel: "Sentinels") -> tuple[Lines, Lines] | None:
+    """The group's text and HTML as Lines, or None when a part cannot be built from runs (a CR in
+    either, HTML that needs the general encoder): its readers' parts are then encoded whole."""
+    if "\r" in rendered.text or "\r" in rendered.html:
+        return None
+    try:
+        return Lines(rendered.text, sentinel, "text"), Lines(rendered.html, sentinel, "html")
+    except ValueError:
+        return None
+
+
 @dataclasses.dataclass
 class Group:
     """One group's shared work: the selection, the issue and the render of the stand-in reader."""
@@ -112,6 +208,7 @@ class Group:
     links: Links | None = None  # the stand-in's links (tokens masked); None: no shared render
     max_html_bytes: int = 0
     targets: dict | None = None  # article id -> feedback_targets, the same for every reader of the group
+    parts: tuple[Lines, Lines] | None = None  # the render's text and HTML as Lines (plan_parts)
 
     @property
     def shared(self) -> bool:
@@ -133,13 +230,22 @@ class Group:
         escaped = [str(escape_html(name)), str(escape_html(email)), *masked[1]]
         pattern = self.sentinel.pattern
         template = self.rendered
+        subject = pattern.sub(lambda m: raw[int(m.group(1))], template.subject)
+        preheader = pattern.sub(lambda m: raw[int(m.group(1))], template.preheader)
+        if self.parts is not None and not any("\r" in value or "\n" in value for value in raw):
+            text_lines, html_lines = self.parts
+            html, text = html_lines.fill(escaped), text_lines.fill(raw)
+            if html is not None and text is not None:
+                if html[1] > self.max_html_bytes:
+                    return None  # the size guard would have cut this reader's copy: render it on its own
+                encoded = EncodedParts(text=text[2], text_canonical=text[3], html=html[2], html_canonical=html[3])
+                return dataclasses.replace(template, html=html[0], text=text[0], subject=subject,
+                                           preheader=preheader, encoded=encoded)
         html = pattern.sub(lambda m: escaped[int(m.group(1))], template.html)
         if len(html.encode("utf-8")) > self.max_html_bytes:
             return None  # the size guard would have cut this reader's copy: render it on its own
         text = pattern.sub(lambda m: raw[int(m.group(1))], template.text)
-        return dataclasses.replace(template, html=html, text=text,
-                                   subject=pattern.sub(lambda m: raw[int(m.group(1))], template.subject),
-                                   preheader=pattern.sub(lambda m: raw[int(m.group(1))], template.preheader))
+        return dataclasses.replace(template, html=html, text=text, subject=subject, preheader=preheader)
 
 
 class Groups:

@@ -129,6 +129,17 @@ class Links:
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedParts:
+    """A render's two parts as the message carries them (the bytes inside each MIME part, CRLF), with
+    their DKIM canonical lines when they were made piece by piece (a stamped copy, digest/stamp.py)."""
+
+    text: bytes  # quoted-printable, both
+    html: bytes
+    text_canonical: bytes | None = None  # None: the signer canonicalizes the whole body
+    html_canonical: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Rendered:
     """A rendered digest: what the message builder needs, and nothing of mailers."""
 
@@ -138,6 +149,8 @@ class Rendered:
     text: str
     article_count: int
     warnings: tuple[str, ...] = field(default=())
+    # The parts already encoded (a stamped copy): the same bytes the builder would write from html and text.
+    encoded: EncodedParts | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,7 @@ def tags_of(card: str) -> list[str]:
 
 
 def preheader_of(html: str) -> str:
-    return unescape(re.search(r'<div style="display:none;[^"]*">([^<]*)</div>', html).group(1))
+    return unescape(re.search(r'<div\s+style="display:none;[^"]*">([^<]*)</div>', html).group(1))
 
 
 @pytest.fixture

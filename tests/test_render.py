@@ -290,8 +290,9 @@ def test_header_and_footer_carry_period_name_and_every_required_link(renderer):
 def test_html_declares_language_direction_color_scheme_and_dark_mode_styles(renderer):
     html = renderer.render(issue(2), links()).html
     assert html.startswith("<!DOCTYPE html>")
-    assert '<html lang="en" dir="ltr"' in html
-    assert '<meta name="color-scheme" content="light dark">' in html
+    # The compiled templates put a line break after each tag's name (compiler.break_lines).
+    assert re.search(r'<html\s+lang="en" dir="ltr"', html)
+    assert re.search(r'<meta\s+name="color-scheme" content="light dark">', html)
     assert "@media (prefers-color-scheme: dark)" in html
     assert 'dir="auto"' in html  # right-to-left titles lay out by themselves
     assert 'aria-hidden="true"' in html  # pips are decoration; "3/3" is what a screen reader reads

@@ -13,7 +13,7 @@ from functools import lru_cache
 from ..config import Settings, check_setting
 from ..envelope import MAIL_OPTIONS, RCPT_OPTIONS, helo_name, xtext
 from ..errors import ConfigError
-from ..message import needs_smtputf8
+from ..message import BuiltMessage, needs_smtputf8
 from ..types import Outcome, Outgoing, SendResult
 from .base import BaseMailer, Lane
 
@@ -224,9 +224,10 @@ class SMTPConnection:
         smtp = self.smtp
         assert smtp is not None
         data = message.data
-        pairs = data.count(b"\r\n")
-        if data.count(b"\n") != pairs or data.count(b"\r") != pairs:
-            data = _BARE_LF.sub(b"\r\n", data)  # only for foreign callers: build_message writes CRLF
+        if not isinstance(data, BuiltMessage):  # a foreign caller's bytes: build_message writes CRLF only
+            pairs = data.count(b"\r\n")
+            if data.count(b"\n") != pairs or data.count(b"\r") != pairs:
+                data = _BARE_LF.sub(b"\r\n", data)
         if any(c in address for address in (message.sender, message.recipient) for c in "\r\n"):
             return SendResult(Outcome.FAILED, f"the address {message.recipient!r} or {message.sender!r} holds a line break")
         options = []
@@ -269,8 +270,9 @@ class SMTPConnection:
 
     def _finish(self, smtp: smtplib.SMTP, data: bytes) -> SendResult:
         """Send the message data after a 354 and read the final reply."""
-        # Dot-stuffing with bytes.replace: smtplib's per-line regex costs about 0.75 ms a message.
-        body = data.replace(b"\r\n.", b"\r\n..")
+        # Dot-stuffing with bytes.replace: smtplib's per-line regex costs about 0.75 ms a message
+        # (and the replace 0.08 ms, a search for a line that starts with a dot 0.005 ms).
+        body = data.replace(b"\r\n.", b"\r\n..") if b"\r\n." in data else data
         if body.startswith(b"."):
             body = b"." + body
         if not body.endswith(b"\r\n"):
