@@ -66,5 +66,10 @@ class Notices:
 
     def send(self, outgoing: Outgoing) -> SendResult:
         """One notice through the configured mailer (opened and closed for it)."""
+        return self.send_all([outgoing])[0]
+
+    def send_all(self, outgoing: list[Outgoing]) -> list[SendResult]:
+        """Several notices through one opening of the configured mailer (one SMTP connection for a
+        whole import); one result per notice handed over, in order (fewer when the mailer halted)."""
         mailer = get_mailer(self.settings.mailer, self.settings)
-        return mailer.send_messages([outgoing])[0]
+        return mailer.send_messages(outgoing)

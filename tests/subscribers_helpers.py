@@ -96,9 +96,10 @@ def catalog_session(session):
 
 @pytest.fixture
 def cli_obj(engine, tmp_path):
-    """The context object the lead's `digest` group hands to `digest subscribers`."""
+    """The context object the lead's `digest` group hands to `digest subscribers` (the file mailer
+    writes into the test's own outbox)."""
     settings = Settings(database_url="sqlite:///" + str(tmp_path / "unused.db"), secret_key=SECRET,
-                        base_url="https://digest.example")
+                        base_url="https://digest.example", outbox=str(tmp_path / "outbox"))
     with Session(engine) as session:
         make_catalog(session)
     return SimpleNamespace(settings=settings, engine=lambda: engine)

@@ -7,10 +7,12 @@ import sys
 import click
 from sqlmodel import Session
 
-from digest.cli.common import emit, handle_errors, json_option
+from digest.cli.common import EXIT_OK, EXIT_PARTIAL, emit, handle_errors, json_option
 from digest.bounces import events_of, unsuppress
+from digest.db import lock_name
 from digest.errors import ConfigError
-from digest.models import Subscriber
+from digest.models import Subscriber, utcnow
+from digest.notices import Notices
 from subscribers.csvio import ImportReport, export_csv, import_csv
 from subscribers.follows import follow, unfollow
 from subscribers.records import (
@@ -24,6 +26,7 @@ from subscribers.records import (
     unsubscribe,
     update_subscriber,
 )
+from subscribers.signup import claim_mail, mail_done
 from digest.suppression import REASONS, suppression_of
 from digest.tokens import signer_from_settings
 
@@ -81,6 +84,72 @@ def preference_options(command):
     return command
 
 
+# What `confirmation` says in add's and import's --json: "sent", "failed: <reason>" or "not sent[: <reason>]".
+SENT, NOT_SENT = "sent", "not sent"
+_CAPPED = f"{NOT_SENT}: the address already got its DIGEST_SIGNUP_MAILS_PER_DAY confirmation email(s) today"
+
+
+def _failure(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _send_claimed(settings, claims: list[tuple[Subscriber, int]], now) -> dict[int, tuple[bool, str | None, str]]:
+    """Build and send the claimed confirmations through the configured mailer (one opening for all);
+    claim id -> (sent, message id, detail). A template, configuration or mailer fault fails the
+    notices it touches and is never raised."""
+    results: dict[int, tuple[bool, str | None, str]] = {}
+    try:
+        notices = Notices(settings, signer_from_settings(settings))
+        built = {}
+        for subscriber, claim_id in claims:
+            try:
+                built[claim_id] = notices.build("confirm", subscriber, claim_id, now=now)
+            except Exception as exc:  # a template fault: this notice failed, the subscriber stays pending
+                results[claim_id] = (False, None, _failure(exc))
+        handed = list(built.items())
+        for (claim_id, one), result in zip(handed, notices.send_all([b.outgoing for _, b in handed])):
+            results[claim_id] = (result.accepted, one.outgoing.message_id,
+                                 result.detail or ("" if result.accepted else str(result.status)))
+    except Exception as exc:  # the mailer could not open (server down, outbox unwritable, bad key)
+        for _, claim_id in claims:
+            results.setdefault(claim_id, (False, None, _failure(exc)))
+    return results
+
+
+def send_confirmations(session: Session, settings, pending: list[Subscriber]) -> dict[int, str]:
+    """Mail the web signup's confirmation notice (digest/notices.py, in each reader's language) to
+    these pending subscribers, which the caller has committed: claimed in signup_mail within
+    DIGEST_SIGNUP_MAILS_PER_DAY as the web's are, sent, and recorded. Returns subscriber id ->
+    "sent", "failed: <reason>" or "not sent: <reason>"; a failure leaves the subscriber pending."""
+    now, status, claims = utcnow(), {}, []
+    for subscriber in pending:
+        lock_name(session, f"signup:{subscriber.email_key}")  # as the web's signup does
+        claim = claim_mail(session, subscriber, "confirm", per_day=settings.signup_mails_per_day, now=now)
+        if claim is None:
+            status[subscriber.id] = _CAPPED
+        else:
+            claims.append((subscriber, claim.id))
+    session.commit()
+    if not claims:
+        return status
+    results = _send_claimed(settings, claims, now)
+    for subscriber, claim_id in claims:
+        sent, message_id, detail = results.get(claim_id, (False, None, "the mailer stopped before this message"))
+        mail_done(session, claim_id, sent=sent, message_id=message_id, detail=(detail or "")[:500])
+        status[subscriber.id] = SENT if sent else f"failed: {detail or 'not accepted'}"
+    session.commit()
+    return status
+
+
+def _confirmation_text(email: str, outcome: str, link: str) -> str:
+    if outcome == SENT:
+        return f"confirmation email sent to {email}"
+    fallback = f"confirmation link (send it to the subscriber): {link}"
+    if outcome == NOT_SENT:
+        return fallback
+    return f"confirmation email to {email} {outcome}; the subscriber stays pending\n{fallback}"
+
+
 _PREFS = ("timezone", "send_day", "send_hour", "frequency", "max_articles", "min_significance", "reading_budget",
           "paused_until", "language")
 
@@ -97,12 +166,16 @@ def subscribers_group():
 @click.option("--segment", "segments", multiple=True, help="Follow a segment by full name; repeatable.")
 @click.option("--double-opt-in/--no-double-opt-in", default=None,
               help="Make the subscriber pending until they confirm (default: DIGEST_DOUBLE_OPT_IN).")
+@click.option("--confirmation-mail/--no-confirmation-mail", "mail", default=True,
+              help="With double opt-in, mail the confirmation (the web signup's, in the subscriber's language) "
+                   "through DIGEST_MAILER (default); --no-confirmation-mail only prints the link.")
 @click.option("--resubscribe", is_flag=True, help="Subscribe again an address that unsubscribed, bounced or complained.")
 @json_option
 @click.pass_context
 @handle_errors
-def add_command(ctx, email, name, companies, segments, double_opt_in, resubscribe, as_json, **prefs):
-    """Add one subscriber."""
+def add_command(ctx, email, name, companies, segments, double_opt_in, mail, resubscribe, as_json, **prefs):
+    """Add one subscriber. A pending one (double opt-in) is mailed the confirmation; if the mailer
+    fails, the subscriber stays pending, the link is printed and the exit code is 1."""
     settings = _settings(ctx)
     if double_opt_in is None:
         double_opt_in = settings.double_opt_in
@@ -122,9 +195,11 @@ def add_command(ctx, email, name, companies, segments, double_opt_in, resubscrib
             text = f"resubscribed (was suppressed) {_describe(row)}"
         if subscriber.status == "pending":
             link = confirmation_link(settings.base_url, signer_from_settings(settings), subscriber)
-            payload["confirm_link"] = link
-            text += f"\nconfirmation link (send it to the subscriber): {link}"
+            outcome = send_confirmations(session, settings, [subscriber])[subscriber.id] if mail else NOT_SENT
+            payload["confirm_link"], payload["confirmation"] = link, outcome
+            text += "\n" + _confirmation_text(row["email"], outcome, link)
     emit(payload, as_json, text)
+    sys.exit(EXIT_PARTIAL if payload.get("confirmation", "").startswith("failed") else EXIT_OK)
 
 
 @subscribers_group.command("import")
@@ -133,14 +208,19 @@ def add_command(ctx, email, name, companies, segments, double_opt_in, resubscrib
               help="Subscribe again listed addresses that unsubscribed, bounced or complained (says which).")
 @click.option("--double-opt-in/--no-double-opt-in", default=None,
               help="New subscribers are pending until they confirm (default: DIGEST_DOUBLE_OPT_IN).")
+@click.option("--confirmation-mail/--no-confirmation-mail", "mail", default=True,
+              help="Mail each new pending subscriber the confirmation through DIGEST_MAILER (default); "
+                   "--no-confirmation-mail leaves the links in the --json output only.")
 @click.option("--dry-run", is_flag=True, help="Check and report, store nothing.")
 @json_option
 @click.pass_context
 @handle_errors
-def import_command(ctx, files, resubscribe, double_opt_in, dry_run, as_json):
+def import_command(ctx, files, resubscribe, double_opt_in, mail, dry_run, as_json):
     """Import subscribers from CSV files (header: email,name,companies,segments,timezone,send_day,
     send_hour,frequency,max_articles). Valid lines are stored; bad ones are reported as
-    FILE:LINE: column: problem, and the exit code is then 1. Importing again changes nothing."""
+    FILE:LINE: column: problem, and the exit code is then 1. Importing again changes nothing.
+    New pending subscribers (double opt-in) are mailed the confirmation; one the mailer refused
+    stays pending, its link is printed and the exit code is 1."""
     settings = _settings(ctx)
     if double_opt_in is None:
         double_opt_in = settings.double_opt_in
@@ -158,11 +238,16 @@ def import_command(ctx, files, resubscribe, double_opt_in, dry_run, as_json):
             session.commit()
         payload = report.to_dict()
         payload["dry_run"] = dry_run
+        outcomes: dict[int, str] = {}
+        emails: dict[int, str] = {}
         if report.pending and not dry_run:
             signer = signer_from_settings(settings)
-            payload["confirm_links"] = {
-                str(i): confirmation_link(settings.base_url, signer, session.get(Subscriber, i)) for i in report.pending
-            }
+            pending = [session.get(Subscriber, i) for i in report.pending]
+            payload["confirm_links"] = {str(s.id): confirmation_link(settings.base_url, signer, s) for s in pending}
+            outcomes = send_confirmations(session, settings, pending) if mail else {i: NOT_SENT for i in report.pending}
+            payload["confirmations"] = {str(i): outcomes[i] for i in report.pending}
+            emails = {s.id: s.email for s in pending}
+    failed = {i: o for i, o in outcomes.items() if o.startswith("failed")}
     if not as_json:
         for message in report.messages():
             click.echo(message, err=True)
@@ -172,11 +257,20 @@ def import_command(ctx, files, resubscribe, double_opt_in, dry_run, as_json):
                    f"unchanged {report.unchanged}, resubscribed {report.resubscribed}, "
                    f"rejected {report.rejected_lines} line(s), skipped {len(report.skipped)} suppressed")
         if report.pending and not dry_run:
-            summary += f"; {len(report.pending)} pending confirmation (links in --json output)"
+            summary += f"; {len(report.pending)} pending confirmation"
+            if mail:
+                sent = sum(o == SENT for o in outcomes.values())
+                summary += f": {sent} confirmation email(s) sent, {len(failed)} failed, " \
+                           f"{len(outcomes) - sent - len(failed)} not sent"
+            summary += " (links in --json output)"
+            for i, outcome in outcomes.items():
+                if outcome != SENT and mail:
+                    click.echo(f"#{i} " + _confirmation_text(emails[i], outcome, payload["confirm_links"][str(i)]),
+                               err=True)
         click.echo(summary)
     else:
         emit(payload, True)
-    sys.exit(0 if report.ok else 1)
+    sys.exit(EXIT_OK if report.ok and not failed else EXIT_PARTIAL)
 
 
 @subscribers_group.command("export")
