@@ -29,7 +29,7 @@ from .render import HTML_TEMPLATE, TEXT_TEMPLATE, Renderer, issue_items
 from .schedule import Slot, latest_slot
 from .selection import Selection, SelectionOptions, prepare
 from .spool import Spool, spool_folder
-from .stamp import Group, Groups, Sentinels, group_key, masked_links, plan_parts
+from .stamp import Group, Groups, Sentinels, group_key, masked_links
 from .tokens import Signer
 from .types import ArticleData, Issue, LedgerState, Links, Outgoing, Reader, Rendered
 
@@ -179,7 +179,6 @@ class Pipeline:
         group.rendered = self.renderer.render(dataclasses.replace(issue, reader=group.stand_in(reader)), masked[0])
         if not group.rendered.warnings:  # the size guard cut nothing: the render can be shared
             group.links = masked[0]
-            group.parts = plan_parts(group.rendered, group.sentinel)
         return group
 
     # -- preview ---------------------------------------------------------------------------

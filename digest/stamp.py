@@ -209,6 +209,7 @@ class Group:
     max_html_bytes: int = 0
     targets: dict | None = None  # article id -> feedback_targets, the same for every reader of the group
     parts: tuple[Lines, Lines] | None = None  # the render's text and HTML as Lines (plan_parts)
+    stamped: int = 0  # copies stamped so far: the Lines are made for a group's second reader
 
     @property
     def shared(self) -> bool:
@@ -232,6 +233,12 @@ class Group:
         template = self.rendered
         subject = pattern.sub(lambda m: raw[int(m.group(1))], template.subject)
         preheader = pattern.sub(lambda m: raw[int(m.group(1))], template.preheader)
+        self.stamped += 1
+        if self.stamped == 2:
+            # Cutting the render into encoded runs costs about one whole encoding of it: worth it
+            # only for a group with more than one reader (most readers are in small groups when
+            # follows vary widely), so the first copy is encoded whole.
+            self.parts = plan_parts(template, self.sentinel)
         if self.parts is not None and not any("\r" in value or "\n" in value for value in raw):
             text_lines, html_lines = self.parts
             html, text = html_lines.fill(escaped), text_lines.fill(raw)
