@@ -51,6 +51,7 @@ def csp_errors(driver) -> list[str]:
 
 
 def test_preview_shows_the_issue_in_both_frames_and_switches_subscriber(browser, site):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -62,7 +63,8 @@ def test_preview_shows_the_issue_in_both_frames_and_switches_subscriber(browser,
     for frame_id in ("frame-desktop", "frame-phone"):
         browser.switch_to.frame(browser.find_element(By.ID, frame_id))
         # Frames load on their own after the page: wait for the email's text, not a fixed time.
-        WebDriverWait(browser, 15).until(lambda d: "AMW DIGEST" in d.find_element(By.TAG_NAME, "body").text.upper())
+        WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+            lambda d: "AMW DIGEST" in d.find_element(By.TAG_NAME, "body").text.upper())
         browser.switch_to.default_content()
     assert browser.find_element(By.ID, "frame-phone").size["width"] < 420  # the phone frame is phone-sized
 
@@ -74,6 +76,7 @@ def test_preview_shows_the_issue_in_both_frames_and_switches_subscriber(browser,
 
 
 def test_following_the_unsubscribe_link_and_pressing_the_button_unsubscribes(browser, site):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     browser.get(f"{site.url}/preview?email={ANA}&as_of={AS_OF_TEXT}")
@@ -95,7 +98,9 @@ def test_following_the_unsubscribe_link_and_pressing_the_button_unsubscribes(bro
     # Changed your mind? The way back is one button on the same page.
     assert "Changed your mind?" in browser.find_element(By.ID, "undo").text
     browser.find_element(By.ID, "resubscribe").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_element(By.ID, "result").text == "You're subscribed again")
+    # The form posts and the page is replaced: the old #result may go stale between finding and reading it.
+    WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
+        lambda d: d.find_element(By.ID, "result").text == "You're subscribed again")
     assert status_of(site.engine, ANA) == "active" and not csp_errors(browser)
 
 
