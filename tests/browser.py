@@ -51,3 +51,14 @@ def chromium(profile: Path, *extra_flags: str, logs: bool = False):
         yield driver
     finally:
         driver.quit()
+
+
+def wait_until(driver, condition, seconds: float = 15):
+    """Wait until condition(driver) is truthy and return it. A page a form or a link replaces can leave an
+    element found a moment earlier stale before it is read: that, like an element not there yet, means
+    "not yet", never a failure."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                         ).until(condition)

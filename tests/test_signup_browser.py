@@ -14,12 +14,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from digest.db import make_engine
 from digest.mailers.memory import MemoryMailer
 from digest.web import create_app
-from tests.browser import chromium
+from tests.browser import chromium, wait_until
 from tests.signup_helpers import html_part, link_in, mails_to, subscriber
 from tests.web_helpers import LiveServer, build_seeded, copy_seeded, free_port, settings_for
 
@@ -94,7 +93,7 @@ def test_a_stranger_signs_up_confirms_from_the_email_and_lands_on_the_preference
     assert browser.find_element(By.ID, "timezone").get_attribute("value") == "America/Chicago"
     screenshot(browser, "form")
     browser.find_element(By.ID, "subscribe").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "result"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "result"))
     first_text = browser.find_element(By.TAG_NAME, "main").text
     assert "Check your inbox" in first_text
     person = subscriber(site.engine, "stranger@example.org")
@@ -108,7 +107,7 @@ def test_a_stranger_signs_up_confirms_from_the_email_and_lands_on_the_preference
     assert subscriber(site.engine, "stranger@example.org").status == "pending"  # opening it changes nothing
     screenshot(browser, "confirm")
     browser.find_element(By.ID, "confirm").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "saved"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "saved"))
     assert "Subscription confirmed." in browser.find_element(By.ID, "saved").text
     assert urlsplit(browser.current_url).path.startswith("/preferences/")
     assert subscriber(site.engine, "stranger@example.org").status == "active"
@@ -116,7 +115,7 @@ def test_a_stranger_signs_up_confirms_from_the_email_and_lands_on_the_preference
     # The same address again: the same page, no second email.
     fill_signup(browser, site, "stranger@example.org")
     browser.find_element(By.ID, "subscribe").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "result"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "result"))
     assert browser.find_element(By.TAG_NAME, "main").text == first_text
     # No second confirmation: a subscribed reader is sent their preferences link instead.
     first, second = mails_to("stranger@example.org")
@@ -128,7 +127,7 @@ def test_the_honeypot_gets_the_same_page_and_nothing_happens(browser, site):
     fill_signup(browser, site, "bot@example.org")
     browser.execute_script("document.getElementById('website').value = 'http://spam.example'")
     browser.find_element(By.ID, "subscribe").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "result"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "result"))
     assert "Check your inbox" in browser.find_element(By.TAG_NAME, "main").text
     assert subscriber(site.engine, "bot@example.org") is None and MemoryMailer.outbox == []
 
@@ -149,7 +148,7 @@ def test_a_company_page_at_375_px_and_its_follow_button(browser, site):
     browser.get(f"{site.url}/companies/openai/")
     screenshot(browser, "company")
     browser.find_element(By.ID, "follow").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "signup"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "signup"))
     chips = [c.get_attribute("value") for c in browser.find_elements(By.CSS_SELECTOR, "#chips input:checked")]
     assert chips == ["OpenAI"]
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

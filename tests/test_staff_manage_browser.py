@@ -8,14 +8,13 @@ from types import SimpleNamespace
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 from sqlmodel import Session, select
 
 from digest.db import make_engine
 from digest.models import EditorialControl, Subscriber
 from digest.pipeline import Pipeline
 from digest.web import create_app
-from tests.browser import chromium
+from tests.browser import chromium, wait_until
 from tests.web_helpers import AS_OF_TEXT, LiveServer, build_seeded, copy_seeded, free_port, settings_for
 
 pytestmark = pytest.mark.browser
@@ -53,14 +52,14 @@ def test_find_a_reader_by_a_company_they_follow_and_unsubscribe_them(browser, si
     box = browser.find_element(By.ID, "q")
     box.send_keys("OpenAI")
     box.submit()
-    WebDriverWait(browser, 15).until(lambda d: "q=OpenAI" in d.current_url)
+    wait_until(browser, lambda d: "q=OpenAI" in d.current_url)
     link = next(a for a in browser.find_elements(By.CSS_SELECTOR, "#results a")
                 if ANA in a.find_element(By.XPATH, "../..").text)
     link.click()
-    WebDriverWait(browser, 15).until(lambda d: "/staff/subscribers/" in d.current_url)
+    wait_until(browser, lambda d: "/staff/subscribers/" in d.current_url)
     assert browser.find_element(By.ID, "state").text == "active"
     browser.find_element(By.CSS_SELECTOR, "#unsubscribe button").click()
-    WebDriverWait(browser, 15).until(lambda d: "done=unsubscribed" in d.current_url)
+    wait_until(browser, lambda d: "done=unsubscribed" in d.current_url)
     assert browser.find_elements(By.ID, "state"), browser.find_element(By.TAG_NAME, "body").text[:500]
     assert browser.find_element(By.ID, "state").text == "unsubscribed"
     assert status_of(site.engine, ANA) == "unsubscribed"
@@ -74,7 +73,7 @@ def test_a_note_written_on_the_page_shows_in_the_preview_and_a_form_without_csrf
     browser.execute_script("document.querySelector('#note input[name=csrf]').remove();"
                            "document.getElementById('text').value = 'Forged';"
                            "document.getElementById('note').submit();")
-    WebDriverWait(browser, 15).until(lambda d: d.current_url.endswith("/staff/editorial"))
+    wait_until(browser, lambda d: d.current_url.endswith("/staff/editorial"))
     assert "Form expired" in browser.find_element(By.TAG_NAME, "h1").text
     with Session(site.engine) as session:
         assert session.exec(select(EditorialControl)).all() == []
@@ -83,7 +82,7 @@ def test_a_note_written_on_the_page_shows_in_the_preview_and_a_form_without_csrf
     browser.find_element(By.ID, "segment").send_keys("Compute")
     browser.execute_script("document.getElementById('start').value = '2026-11-20T00:00';")
     browser.find_element(By.CSS_SELECTOR, "#note button").click()
-    WebDriverWait(browser, 15).until(lambda d: "done=note" in d.current_url)
+    wait_until(browser, lambda d: "done=note" in d.current_url)
     assert "Done: note" in browser.find_element(By.ID, "notice").text
     assert "Chip week" in browser.find_element(By.ID, "controls").text
     browser.get(f"{site.url}/preview/email?email={JIHOON}&as_of={AS_OF_TEXT}")

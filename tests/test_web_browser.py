@@ -11,7 +11,7 @@ from digest.db import make_engine
 from digest.models import Subscriber
 from digest.pipeline import Pipeline
 from digest.web import create_app
-from tests.browser import chromium
+from tests.browser import chromium, wait_until
 from tests.web_helpers import AS_OF, AS_OF_TEXT, LiveServer, build_seeded, copy_seeded, free_port, settings_for
 
 pytestmark = pytest.mark.browser
@@ -51,9 +51,8 @@ def csp_errors(driver) -> list[str]:
 
 
 def test_preview_shows_the_issue_in_both_frames_and_switches_subscriber(browser, site):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     browser.get(f"{site.url}/preview?email={ANA}&as_of={AS_OF_TEXT}")
     expected = site.pipeline.preview(ANA, AS_OF).rendered
@@ -63,27 +62,24 @@ def test_preview_shows_the_issue_in_both_frames_and_switches_subscriber(browser,
     for frame_id in ("frame-desktop", "frame-phone"):
         browser.switch_to.frame(browser.find_element(By.ID, frame_id))
         # Frames load on their own after the page: wait for the email's text, not a fixed time.
-        WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
-            lambda d: "AMW DIGEST" in d.find_element(By.TAG_NAME, "body").text.upper())
+        wait_until(browser, lambda d: "AMW DIGEST" in d.find_element(By.TAG_NAME, "body").text.upper())
         browser.switch_to.default_content()
     assert browser.find_element(By.ID, "frame-phone").size["width"] < 420  # the phone frame is phone-sized
 
     Select(browser.find_element(By.ID, "email")).select_by_value(OTHER)
     browser.find_element(By.ID, "show").click()
-    WebDriverWait(browser, 15).until(lambda d: f"email={OTHER.replace('@', '%40')}" in d.current_url)
+    wait_until(browser, lambda d: f"email={OTHER.replace('@', '%40')}" in d.current_url)
     assert browser.find_element(By.ID, "subject").text == site.pipeline.preview(OTHER, AS_OF).rendered.subject
     assert csp_errors(browser) == []  # the page's own styles and frames are within its policy
 
 
 def test_following_the_unsubscribe_link_and_pressing_the_button_unsubscribes(browser, site):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     browser.get(f"{site.url}/preview?email={ANA}&as_of={AS_OF_TEXT}")
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.switch_to.frame(browser.find_element(By.ID, "frame-desktop"))
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "a[href*='/unsubscribe/']"))
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "a[href*='/unsubscribe/']"))
     link = next(a.get_attribute("href") for a in browser.find_elements(By.TAG_NAME, "a")
                 if "/unsubscribe/" in (a.get_attribute("href") or ""))
     browser.switch_to.default_content()
@@ -91,7 +87,7 @@ def test_following_the_unsubscribe_link_and_pressing_the_button_unsubscribes(bro
     browser.get(link)
     assert status_of(site.engine, ANA) == "active"  # opening the link (as a scanner would) changes nothing
     browser.find_element(By.ID, "unsubscribe").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "result"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "result"))
     assert browser.find_element(By.ID, "result").text == "You're unsubscribed"
     assert browser.current_url == link  # answered in place, no redirect
     assert status_of(site.engine, ANA) == "unsubscribed"
@@ -99,21 +95,20 @@ def test_following_the_unsubscribe_link_and_pressing_the_button_unsubscribes(bro
     assert "Changed your mind?" in browser.find_element(By.ID, "undo").text
     browser.find_element(By.ID, "resubscribe").click()
     # The form posts and the page is replaced: the old #result may go stale between finding and reading it.
-    WebDriverWait(browser, 15, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
-        lambda d: d.find_element(By.ID, "result").text == "You're subscribed again")
+    wait_until(browser, lambda d: d.find_element(By.ID, "result").text == "You're subscribed again")
     assert status_of(site.engine, ANA) == "active" and not csp_errors(browser)
 
 
 def test_preferences_form_saves_in_the_browser(browser, site):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     reader = site.pipeline.preview(ANA, AS_OF).issue.reader
     browser.get(site.pipeline.links(reader, "2026-W48").preferences)
     Select(browser.find_element(By.ID, "send_hour")).select_by_value("17")
     browser.find_element(By.ID, "add_companies").send_keys("Nvidia")
     browser.find_element(By.ID, "save").click()
-    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "saved"))
+    wait_until(browser, lambda d: d.find_elements(By.ID, "saved"))
     with Session(site.engine) as session:
         person = session.exec(select(Subscriber).where(Subscriber.email_key == ANA)).one()
         assert person.send_hour == 17
@@ -124,7 +119,6 @@ def test_the_send_test_form_works_in_a_real_browser(browser, seeded, tmp_path):
     # The staff pages send no referrer, so Chromium posts their forms with `Origin: null`: the browser's
     # Sec-Fetch-Site must be what tells our own form from another site's.
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from digest.mailers.memory import MemoryMailer
 
@@ -139,7 +133,7 @@ def test_the_send_test_form_works_in_a_real_browser(browser, seeded, tmp_path):
             browser.get(f"{server.url}/preview?email={ANA}&as_of={AS_OF_TEXT}")
             browser.find_element(By.ID, "to").send_keys("qa@amw.example")
             browser.find_element(By.ID, "send").click()
-            WebDriverWait(browser, 15).until(lambda d: "Test to qa@amw.example" in d.page_source
+            wait_until(browser, lambda d: "Test to qa@amw.example" in d.page_source
                                              or "Form expired" in d.page_source)
             assert "Test to qa@amw.example: sent" in browser.page_source
         assert [m.recipient for m in MemoryMailer.outbox] == ["qa@amw.example"]
